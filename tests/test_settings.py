@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import pytest
+
+from labkit.settings import PROFILES, REPO_ROOT, LabError, load_settings
+
+
+def test_defaults_are_the_tutorials():
+    s = load_settings({})
+    assert (s.dataset, s.profile.name, s.device) == ("cifar10", "full", "auto")
+    assert s.data_dir == REPO_ROOT / "data"
+    assert (s.profile.batch_size, s.profile.epochs, s.profile.lr) == (4, 2, 0.001)
+    assert s.profile.train_size is None and s.profile.test_size is None
+
+
+@pytest.mark.parametrize("name, value", [("LAB_DATASET", "synthetic"), ("LAB_PROFILE", "quick"),
+                                         ("LAB_PROFILE", "smoke"), ("LAB_DEVICE", "cpu"),
+                                         ("LAB_DEVICE", "cuda")])
+def test_every_allowed_value_is_accepted(name, value):
+    s = load_settings({name: value})
+    assert value in (s.dataset, s.profile.name, s.device)
+
+
+def test_values_are_case_and_space_tolerant():
+    assert load_settings({"LAB_PROFILE": " Quick "}).profile.name == "quick"
+
+
+@pytest.mark.parametrize("name, value, allowed", [
+    ("LAB_DATASET", "imagenet", "cifar10, synthetic"),
+    ("LAB_PROFILE", "fast", "full, quick, smoke"),
+    ("LAB_DEVICE", "gpu", "auto, cpu, cuda"),
+])
+def test_unknown_value_lists_the_allowed_ones(name, value, allowed):
+    with pytest.raises(LabError) as e:
+        load_settings({name: value})
+    message = str(e.value)
+    assert f"{name}='{value}'" in message and allowed in message
+
+
+def test_relative_data_dir_is_taken_from_the_repo_root(tmp_path):
+    assert load_settings({"LAB_DATA_DIR": "elsewhere"}).data_dir == REPO_ROOT / "elsewhere"
+    assert load_settings({"LAB_DATA_DIR": str(tmp_path)}).data_dir == tmp_path.resolve()
+
+
+def test_data_dir_that_is_a_file_is_an_error(tmp_path):
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    with pytest.raises(LabError, match="is a file, not a folder"):
+        load_settings({"LAB_DATA_DIR": str(f)})
+
+
+def test_summary_is_one_line_naming_every_setting(tmp_path):
+    s = load_settings({"LAB_DATASET": "synthetic", "LAB_PROFILE": "smoke",
+                       "LAB_DATA_DIR": str(tmp_path)})
+    line = s.summary()
+    assert "\n" not in line
+    for part in ("LAB_DATASET=synthetic", "LAB_PROFILE=smoke", "LAB_DEVICE=auto",
+                 f"LAB_DATA_DIR={tmp_path.resolve()}", "batch 16"):
+        assert part in line
+
+
+def test_profiles_grow_from_smoke_to_full():
+    smoke, quick = PROFILES["smoke"], PROFILES["quick"]
+    assert smoke.train_size < quick.train_size
+    assert smoke.test_size <= quick.test_size
+    assert PROFILES["full"].train_size is None
