@@ -4,6 +4,7 @@
 # Helpers:
 #   make data    download and verify CIFAR-10, and generate the offline stand-in (instructors: run it ahead)
 #   make check   print the settings, the device and whether the data is there
+#   make images  redraw every figure in images/ from the scripts in tools/figures/
 
 PYTHON ?= python3
 PORT ?= 8888
@@ -11,10 +12,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: lab test data check help
+.PHONY: lab test data check images help
 
 help:
-	@sed -n '1,9p' Makefile
+	@sed -n '1,10p' Makefile
 
 # Re-install whenever requirements.txt changes.
 $(STAMP): requirements.txt
@@ -25,7 +26,7 @@ $(STAMP): requirements.txt
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--ServerApp.root_dir=notebooks
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -36,3 +37,6 @@ data: $(STAMP)
 
 check: $(STAMP)
 	cd notebooks && ../$(BIN)/python -m labkit check
+
+images: $(STAMP)
+	@for script in tools/figures/*.py; do echo "$$script"; $(BIN)/python "$$script" || exit 1; done

@@ -1,7 +1,8 @@
 """Strip outputs from the workshop's notebooks before committing them.
 
-    python tools/clean_notebooks.py            clean every notebooks/*.ipynb in place
-    python tools/clean_notebooks.py --check    only report; exit 1 if any notebook is not clean
+    python tools/clean_notebooks.py                 clean every notebooks/*.ipynb in place
+    python tools/clean_notebooks.py NB.ipynb ...    clean only these notebooks
+    python tools/clean_notebooks.py --check         only report; exit 1 if any notebook is not clean
 
 Cells whose output nbval compares (marked ``# NBVAL_CHECK_OUTPUT`` or tagged
 ``nbval-check-output``) keep their outputs and execution counts: nbval needs them.
@@ -44,7 +45,8 @@ def clean(nb) -> None:
 def main(argv) -> int:
     check_only = "--check" in argv
     status = 0
-    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+    paths = [Path(a) for a in argv if not a.startswith("--")] or sorted(NOTEBOOKS.glob("*.ipynb"))
+    for path in paths:
         nb = json.loads(path.read_text())
         if check_only:
             for p in problems(nb):

@@ -1,0 +1,95 @@
+"""Pictures the notebooks draw more than once: image grids, filters and feature maps.
+
+Every function returns the matplotlib ``Figure`` so a notebook can save or adjust it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+
+from .data import unnormalize
+
+
+def show_images(images: torch.Tensor, labels=None, classes=None, predictions=None,
+                ncols: int = 8, normalized: bool = True, title: str | None = None):
+    """Show a batch of images (N, 3, H, W) in a grid, with class names under each.
+
+    ``normalized=True`` undoes the tutorial's ``Normalize`` first (x * 0.5 + 0.5), so the
+    colours look right. With ``predictions``, each caption reads "true / predicted" and
+    wrong predictions are written in red.
+    """
+    images = images.detach().cpu()
+    if normalized:
+        images = unnormalize(images)
+    images = images.clamp(0, 1)
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.6 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i].permute(1, 2, 0).numpy())  # CHW -> HWC for matplotlib
+        if labels is None:
+            continue
+        true = classes[int(labels[i])] if classes is not None else str(int(labels[i]))
+        if predictions is None:
+            ax.set_title(true, fontsize=8)
+        else:
+            pred = classes[int(predictions[i])] if classes is not None else str(int(predictions[i]))
+            wrong = int(predictions[i]) != int(labels[i])
+            ax.set_title(f"{true} / {pred}", fontsize=7, color="red" if wrong else "black")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str | None = None):
+    """Show convolution filters (out_channels, 3, k, k) as small colour pictures.
+
+    Each filter is rescaled to 0..1 on its own, so the pattern is visible whatever its size.
+    """
+    weight = weight.detach().cpu().float()
+    n = weight.shape[0]
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.2 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        w = weight[i]
+        w = (w - w.min()) / (w.max() - w.min() + 1e-8)
+        if w.shape[0] == 3:
+            ax.imshow(w.permute(1, 2, 0).numpy())
+        else:
+            ax.imshow(w[0].numpy(), cmap="gray")
+        ax.set_title(f"{i}", fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str | None = None):
+    """Show the channels of one image's feature maps (C, H, W) as grey pictures."""
+    maps = maps.detach().cpu().float()
+    n = maps.shape[0]
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.5 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(maps[i].numpy(), cmap="viridis")
+        ax.set_title(f"channel {i}", fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
