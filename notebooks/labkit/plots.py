@@ -93,3 +93,65 @@ def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str | None = No
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_history(history: dict, title: str | None = None):
+    """Three panels: the running training loss, the loss per epoch, and test accuracy per epoch."""
+    fig, (running, losses, accuracy) = plt.subplots(1, 3, figsize=(12, 3.3))
+    running.plot(history["step"], history["step_loss"], color="tab:blue")
+    running.set_xlabel("batches seen")
+    running.set_ylabel("training loss (running mean)")
+    losses.plot(history["epoch"], history["train_loss"], "o-", label="training")
+    losses.plot(history["epoch"], history["test_loss"], "s-", label="test")
+    losses.set_xlabel("epoch")
+    losses.set_ylabel("cross-entropy loss")
+    losses.legend()
+    accuracy.plot(history["epoch"], [100 * a for a in history["test_accuracy"]], "s-",
+                  color="tab:orange")
+    accuracy.set_xlabel("epoch")
+    accuracy.set_ylabel("test accuracy (%)")
+    accuracy.set_ylim(0, 100)
+    for ax in (losses, accuracy):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(cm: torch.Tensor, classes, title: str | None = None):
+    """The confusion matrix as a heat map: rows are true classes, columns predicted ones."""
+    cm = cm.detach().cpu()
+    n = len(classes)
+    fig, ax = plt.subplots(figsize=(0.6 * n + 2, 0.6 * n + 1.5))
+    ax.imshow(cm.numpy(), cmap="Blues")
+    ax.set_xticks(range(n), classes, rotation=45, ha="right")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    threshold = cm.max().item() / 2
+    for i in range(n):
+        for j in range(n):
+            value = int(cm[i, j])
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                    color="white" if value > threshold else "black")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_class_accuracy(accuracy: torch.Tensor, classes, title: str | None = None):
+    """A bar per class: the share of its test images the model got right."""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    values = [100 * float(a) for a in accuracy]
+    ax.bar(range(len(classes)), values, color="tab:blue")
+    ax.axhline(100 / len(classes), color="gray", linestyle="--", label="chance")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
