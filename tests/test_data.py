@@ -215,3 +215,18 @@ def test_load_datasets_follows_the_profile(stand_in_root):
     train, test = data.load_datasets(s, transform=tutorial_transform())
     assert (len(train), len(test)) == (s.profile.train_size, s.profile.test_size)
     assert train.classes == list(CLASSES)
+
+
+def test_as_tensors_matches_the_per_image_transform(small_stand_in):
+    from labkit.data import TensorLoader, as_tensors
+    ds = SyntheticCIFAR10(small_stand_in, train=True, transform=tutorial_transform())
+    sub = profile_subset(ds, 50)
+    images, labels = as_tensors(sub)
+    assert images.shape == (50, 3, 32, 32) and labels.shape == (50,)
+    for i in (0, 7, 49):
+        image, label = ds[i]
+        assert torch.allclose(images[i], image, atol=1e-6) and labels[i] == label
+    loader = TensorLoader(images, labels, batch_size=16, shuffle=True)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 4 and len(batches[-1][1]) == 2
+    assert sorted(torch.cat([y for _, y in batches]).tolist()) == sorted(labels.tolist())

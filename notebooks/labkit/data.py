@@ -427,3 +427,53 @@ def dataset_status(settings: Settings) -> tuple[bool, str]:
         return False, (f"CIFAR-10 in {folder} is damaged ({', '.join(bad)} failed its checksum). "
                        "Fix: run `make data` (it downloads the archive again and re-extracts it).")
     return True, f"CIFAR-10 is present and verified in {folder}."
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path (notebook 05): the whole data set as one tensor, batches cut by indexing.
+# --------------------------------------------------------------------------------------------
+
+def as_tensors(dataset, mean=TUTORIAL_MEAN, std=TUTORIAL_STD, device="cpu"):
+    """All images of a CIFAR-10-style data set as one normalised float tensor (N, 3, 32, 32).
+
+    Does at once, for every image, what ``ToTensor`` + ``Normalize`` do one PIL image at a time.
+    Works on a ``CIFAR10`` (or the stand-in) and on a ``Subset`` of one.
+    """
+    base, indices = dataset, None
+    if isinstance(dataset, Subset):
+        base, indices = dataset.dataset, list(dataset.indices)
+    pixels = torch.from_numpy(base.data)                       # uint8 (N, 32, 32, 3), HWC
+    labels = torch.as_tensor(base.targets, dtype=torch.long)
+    if indices is not None:
+        pixels, labels = pixels[indices], labels[indices]
+    images = pixels.to(device).permute(0, 3, 1, 2).float().div(255)   # float (N, 3, 32, 32), 0..1
+    mean = torch.as_tensor(mean, device=images.device).view(1, 3, 1, 1)
+    std = torch.as_tensor(std, device=images.device).view(1, 3, 1, 1)
+    return (images - mean) / std, labels.to(device)
+
+
+class TensorLoader:
+    """Batches from tensors already in memory (or on the GPU): a fast stand-in for DataLoader.
+
+    Each epoch shuffles with ``torch.randperm`` and cuts the data into slices; there is no
+    per-image Python work, no PIL and no worker process. Yields ``(images, labels)`` like
+    a DataLoader does.
+    """
+
+    def __init__(self, images, labels, batch_size: int, shuffle: bool = False, seed: int = 0):
+        self.images, self.labels = images, labels
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self):
+        return (len(self.labels) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        n = len(self.labels)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(self.labels.device)
+        else:
+            order = torch.arange(n, device=self.labels.device)
+        for start in range(0, n, self.batch_size):
+            index = order[start:start + self.batch_size]
+            yield self.images[index], self.labels[index]
