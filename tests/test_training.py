@@ -148,3 +148,10 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(LabError, match="not a readable checkpoint"):
         load_checkpoint(path, Net())
+
+
+def test_small_resnet_shapes_and_width():
+    from labkit.models import SmallResNet
+    model = SmallResNet(width=8)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert sum(p.numel() for p in SmallResNet(width=64).parameters()) == 6_573_130
