@@ -81,9 +81,9 @@ def arrow(ax, start, end, text, text_xy, rotation=0):
 
 
 def main():
-    fig, ax = plt.subplots(figsize=(10, 6.4), dpi=100)
+    fig, ax = plt.subplots(figsize=(10, 6.6), dpi=100)
     ax.set_xlim(0, 20)
-    ax.set_ylim(0.8, 13.6)
+    ax.set_ylim(0.8, 14.0)
     ax.set_aspect("equal")
     ax.axis("off")
 
