@@ -326,9 +326,12 @@ def load_cifar10(root, train: bool = True, transform=None, download: bool = True
     """``torchvision.datasets.CIFAR10`` with one clear message when the data cannot be had."""
     root = Path(root)
     folder = root / CIFAR10_FOLDER
+    try:  # present and intact: torchvision checks every file's MD5, and no network is needed
+        return torchvision.datasets.CIFAR10(root=str(root), train=train, download=False,
+                                            transform=transform)
+    except RuntimeError:
+        pass  # missing or damaged: download (again) below
     bad = damaged_files("cifar10", root) if folder.exists() else []
-    if folder.exists() and not bad:
-        download = False  # everything is there and verified: no network needed
     try:
         return torchvision.datasets.CIFAR10(root=str(root), train=train, download=download,
                                             transform=transform)
@@ -353,13 +356,16 @@ def load_synthetic(root, train: bool = True, transform=None):
     """The offline stand-in, generated on first use, checked against its manifest."""
     root = Path(root)
     folder = prepare_offline(root)
-    bad = damaged_files("synthetic", root)
-    if bad:
+    try:
+        return SyntheticCIFAR10(root=str(root), train=train, transform=transform)
+    except LabError:
+        raise
+    except RuntimeError:  # torchvision: "Dataset not found or corrupted"
+        bad = damaged_files("synthetic", root) or ["a file"]
         raise LabError(
             f"The offline stand-in in {folder} is damaged: {', '.join(bad)} failed its checksum "
             "(truncated or altered). Regenerate it (about 10 s): "
-            "python -m labkit prepare-offline --force")
-    return SyntheticCIFAR10(root=str(root), train=train, transform=transform)
+            "python -m labkit prepare-offline --force") from None
 
 
 def load_dataset(settings: Settings, train: bool = True, transform=None):

@@ -77,7 +77,7 @@ def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str | None = None)
 
 
 def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str | None = None):
-    """Show the channels of one image's feature maps (C, H, W) as grey pictures."""
+    """Show the channels of one image's feature maps (C, H, W), one small picture each."""
     maps = maps.detach().cpu().float()
     n = maps.shape[0]
     ncols = min(ncols, n)
