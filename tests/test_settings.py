@@ -64,3 +64,8 @@ def test_profiles_grow_from_smoke_to_full():
     assert smoke.train_size < quick.train_size
     assert smoke.test_size <= quick.test_size
     assert PROFILES["full"].train_size is None
+
+
+def test_everything_written_goes_under_the_data_dir(tmp_path):
+    s = load_settings({"LAB_DATA_DIR": str(tmp_path)})
+    assert s.checkpoint_dir == tmp_path.resolve() / "checkpoints"

@@ -69,6 +69,11 @@ class Settings:
     device: str
     data_dir: Path
 
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where notebooks save checkpoints: inside LAB_DATA_DIR, like everything the workshop writes."""
+        return self.data_dir / "checkpoints"
+
     def summary(self) -> str:
         """One line that says how this run is set up."""
         p = self.profile
