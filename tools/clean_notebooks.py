@@ -23,6 +23,8 @@ def is_checked(cell) -> bool:
 
 def problems(nb) -> list[str]:
     found = []
+    if "widgets" in nb.get("metadata", {}):
+        found.append("the notebook metadata holds saved widget state")
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
             continue
@@ -35,6 +37,7 @@ def problems(nb) -> list[str]:
 
 
 def clean(nb) -> None:
+    nb.get("metadata", {}).pop("widgets", None)   # saved widget state (progress bars, timings)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and not is_checked(cell):
             cell["outputs"] = []
