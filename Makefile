@@ -24,9 +24,12 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
+# Bound to 127.0.0.1 with Jupyter's login token on: from another machine, use an SSH tunnel.
+# (--allow-root only when run as root, as in containers; Jupyter refuses root otherwise.)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -88,3 +88,14 @@ def test_present_and_verified_data_needs_no_network(tmp_path, fake_cifar10_serve
     for train in (True, False):
         load_cifar10(root, train=train)
     assert fake_cifar10_server["requests"] == requests
+
+
+def test_make_lab_binds_to_localhost_with_a_token():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    makefile = (root / "Makefile").read_text()
+    lab_recipe = makefile.split("\nlab:", 1)[1].split("\n\n", 1)[0]
+    assert "--ServerApp.ip=127.0.0.1" in lab_recipe
+    for forbidden in ("0.0.0.0", "token=''", 'token=""', "token= ", "--no-token",
+                      "disable_check_xsrf"):
+        assert forbidden not in lab_recipe
