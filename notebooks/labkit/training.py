@@ -170,6 +170,9 @@ def save_checkpoint(path, model, optimizer=None, history=None, **extra) -> Path:
         state["history"] = history
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes owner-only files; use the usual mode
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
             f.flush()

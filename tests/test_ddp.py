@@ -1,0 +1,146 @@
+"""notebooks/train_ddp.py under torchrun: two CPU processes (Gloo), a clean run and a crash.
+
+Each test starts `python -m torch.distributed.run --standalone --nproc_per_node=2` (the same
+program as `torchrun`) in its own empty folder, in its own session so that a hang can be killed
+as a whole, with a timeout so that a hang fails the test instead of blocking CI.
+`--standalone` lets torchrun pick a free port, so two runs never share a rendezvous.
+Always on the CPU (LAB_DEVICE=cpu): a 1-GPU machine cannot hold two NCCL ranks.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "notebooks" / "train_ddp.py"
+TIMEOUT = 180  # seconds; a healthy run takes about 10-20 s on 2 cores
+
+
+def torchrun(workdir: Path, *args, nproc=2, env=None):
+    """Run train_ddp.py under torchrun in ``workdir``; returns (exit code, output, seconds)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    environ = dict(os.environ, LAB_DEVICE="cpu", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    environ.pop("LAB_DDP_FAIL_RANK", None)  # a stale value in the shell would crash a clean run
+    environ.update(env or {})
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           f"--nproc_per_node={nproc}", str(SCRIPT), *args]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=workdir, env=environ, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # torchrun and its workers: the session we started
+        output, _ = proc.communicate()
+        pytest.fail(f"torchrun did not finish within {TIMEOUT} s (a hang?). Output:\n{output}")
+    return proc.returncode, output, time.perf_counter() - start
+
+
+def surviving_processes(marker: str) -> list[str]:
+    """Live processes whose command line contains ``marker`` (zombies excluded)."""
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    found = []
+    if psutil is not None:
+        for p in psutil.process_iter(["pid", "cmdline", "status"]):
+            cmdline = " ".join(p.info["cmdline"] or [])
+            if marker in cmdline and p.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(f"{p.info['pid']}: {cmdline}")
+        return found
+    if not Path("/proc").is_dir():
+        pytest.skip("needs psutil or /proc to list processes")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue  # the process ended while we looked
+        if marker in cmdline and state != "Z":
+            found.append(f"{entry.name}: {cmdline}")
+    return found
+
+
+def assert_no_survivors(marker: str, grace: float = 5.0):
+    deadline = time.monotonic() + grace
+    while (left := surviving_processes(marker)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not left, "train_ddp.py processes survived the job:\n" + "\n".join(left)
+
+
+def test_two_processes_train_in_step(tmp_path):
+    run = tmp_path / "run"
+    rc, output, seconds = torchrun(run, "--epochs", "2", "--checkpoint", str(run / "net.pt"),
+                                   "--json", str(run / "result.json"))
+    assert rc == 0, f"torchrun failed (exit code {rc}) after {seconds:.0f} s:\n{output}"
+
+    # Only the checkpoint and the metrics appear: no per-rank copies, no temporary files.
+    assert sorted(p.name for p in run.iterdir()) == ["net.pt", "result.json"], output
+
+    result = json.loads((run / "result.json").read_text())
+    assert result["world_size"] == 2 and result["backend"] == "gloo"
+    assert result["effective_batch_size"] == 2 * result["batch_size_per_process"]
+    # DDP keeps the copies identical, bit for bit.
+    assert len(result["checksums"]) == 2
+    assert result["checksums"][0] == result["checksums"][1], "the ranks ended with different weights"
+    assert result["test_accuracy"] > 0.2, f"no better than chance: {result['test_accuracy']:.1%}"
+    assert len(result["history"]["train_loss"]) == 2
+
+    # Every rank started and said who it is; only rank 0 saved, once per epoch.
+    assert "[rank 0] local rank 0 of world size 2" in output
+    assert "[rank 1] local rank 1 of world size 2" in output
+    saves = [line for line in output.splitlines() if "saved checkpoint" in line]
+    assert len(saves) == 2 and all(line.startswith("[rank 0]") for line in saves), output
+
+    # The checkpoint is a plain Net (no "module." prefix) holding the final, shared weights.
+    from labkit.models import Net
+    from labkit.training import load_checkpoint
+    from train_ddp import weights_checksum
+    model = Net()
+    state = load_checkpoint(run / "net.pt", model)
+    assert state["saved_by_rank"] == 0 and state["world_size"] == 2
+    assert weights_checksum(model) == result["checksums"][0]
+    assert_no_survivors(str(run))
+
+
+def test_a_crashing_rank_stops_the_whole_job(tmp_path):
+    run = tmp_path / "crash"
+    rc, output, seconds = torchrun(run, "--epochs", "1", "--checkpoint", str(run / "net.pt"),
+                                   env={"LAB_DDP_FAIL_RANK": "1"})
+    assert rc != 0, f"the job should fail when rank 1 raises:\n{output}"
+    assert "rank 1 fails on purpose after its first batch" in output, output
+    # torchrun's report names the first process that failed as the root cause.
+    assert "Root Cause" in output, output
+    assert "rank 1 fails on purpose" in output[output.index("Root Cause"):], output
+    assert not (run / "net.pt").exists(), "no epoch finished, so no checkpoint should exist"
+    assert list(run.iterdir()) == [], "the crash left files behind"
+    assert_no_survivors(str(run))
+
+
+@pytest.mark.filterwarnings("ignore:Unable to enable fault handler")  # @record under pytest
+def test_without_torchrun_it_says_how_to_launch(monkeypatch, capsys):
+    import train_ddp
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert train_ddp.main([]) == 2
+    assert "torchrun --standalone --nproc_per_node=2 train_ddp.py" in capsys.readouterr().err
+
+
+def test_options_default_to_the_profile(settings):
+    from train_ddp import parse_args
+    args = parse_args([], settings)
+    p = settings.profile
+    assert (args.epochs, args.batch_size, args.lr) == (p.epochs, p.batch_size, p.lr)
+    args = parse_args(["--epochs", "1", "--batch-size", "64", "--lr", "0.08"], settings)
+    assert (args.epochs, args.batch_size, args.lr) == (1, 64, 0.08)
+    with pytest.raises(SystemExit):
+        parse_args(["--batch-size", "0"], settings)
