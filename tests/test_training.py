@@ -155,3 +155,19 @@ def test_small_resnet_shapes_and_width():
     model = SmallResNet(width=8)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     assert sum(p.numel() for p in SmallResNet(width=64).parameters()) == 6_573_130
+
+
+def test_whole_pickled_model_is_refused_with_the_reason(tmp_path):
+    path = tmp_path / "whole.pt"
+    torch.save(Net(), path)          # a whole model, not a state_dict: needs arbitrary unpickling
+    with pytest.raises(LabError, match="holds Python objects"):
+        load_checkpoint(path, Net())
+
+
+def test_running_loss_is_recorded_even_for_short_epochs():
+    torch.manual_seed(0)
+    model = LinearNet()
+    train_loader, test_loader = toy_loaders(n=64)       # 2 batches per epoch
+    history = fit(model, train_loader, test_loader, nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.01), "cpu", epochs=2, progress=False)
+    assert len(history["step_loss"]) == 4 and history["step"] == [1, 2, 3, 4]

@@ -118,7 +118,8 @@ def per_class_accuracy(cm: torch.Tensor) -> torch.Tensor:
 
 
 def fit(model, train_loader, test_loader, loss_fn, optimizer, device, epochs: int,
-        history: dict | None = None, checkpoint_path=None, progress: bool = True) -> dict:
+        history: dict | None = None, checkpoint_path=None, progress: bool = True,
+        log_every: int | None = None) -> dict:
     """Train for ``epochs`` more epochs, testing after each; returns the history.
 
     Pass the history of an earlier call to continue it. With ``checkpoint_path``, a checkpoint
@@ -126,14 +127,16 @@ def fit(model, train_loader, test_loader, loss_fn, optimizer, device, epochs: in
     stops, the model keeps its latest weights, and the finished epochs stay in the history.
     """
     history = new_history() if history is None else history
+    if log_every is None:  # about four points of running loss per epoch, at most every 50 batches
+        log_every = min(50, max(1, len(train_loader) // 4))
     first = (history["epoch"][-1] + 1) if history["epoch"] else 1
     epoch = first
     try:
         for epoch in range(first, first + epochs):
             start = time.perf_counter()
             train_loss = train_one_epoch(model, train_loader, loss_fn, optimizer, device,
-                                         history=history, progress=progress,
-                                         desc=f"epoch {epoch}")
+                                         history=history, log_every=log_every,
+                                         progress=progress, desc=f"epoch {epoch}")
             result = evaluate(model, test_loader, device, loss_fn)
             history["epoch"].append(epoch)
             history["train_loss"].append(train_loss)
@@ -145,7 +148,11 @@ def fit(model, train_loader, test_loader, loss_fn, optimizer, device, epochs: in
             if checkpoint_path is not None:
                 save_checkpoint(checkpoint_path, model, optimizer, history)
     except KeyboardInterrupt:
-        done = len(history["epoch"])
+        # An interrupt can fall between two appends: keep only the epochs recorded in full.
+        keys = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")
+        done = min(len(history[k]) for k in keys)
+        for k in keys:
+            del history[k][done:]
         print(f"Interrupted during epoch {epoch}. The model keeps its latest weights; the history "
               f"holds {done} finished epoch(s). Call fit(..., history=history) to continue.")
     return history
@@ -196,7 +203,16 @@ def load_checkpoint(path, model, optimizer=None, device="cpu") -> dict:
         raise LabError(f"No checkpoint at {path}. Train and save one first (save_checkpoint).")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError) as e:
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" in str(e):
+            raise LabError(
+                f"{path} holds Python objects, not only tensors (for example a whole model saved "
+                "with torch.save(model)); torch.load(weights_only=True) refuses it because loading "
+                "it could run any code. If you wrote it yourself, load it once with "
+                "weights_only=False and save it again with save_checkpoint.") from None
+        raise LabError(f"{path} is not a readable checkpoint (truncated or corrupt: {e}). "
+                       "Delete it and save the model again.") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
         raise LabError(f"{path} is not a readable checkpoint (truncated or corrupt: {e}). "
                        "Delete it and save the model again.") from None
     if not isinstance(state, dict) or "model" not in state:
