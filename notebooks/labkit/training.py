@@ -204,7 +204,7 @@ def load_checkpoint(path, model, optimizer=None, device="cpu") -> dict:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
-        if "Weights only load failed" in str(e):
+        if "Unsupported global" in str(e) or "allowed global" in str(e):
             raise LabError(
                 f"{path} holds Python objects, not only tensors (for example a whole model saved "
                 "with torch.save(model)); torch.load(weights_only=True) refuses it because loading "
