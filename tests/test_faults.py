@@ -99,3 +99,68 @@ def test_make_lab_binds_to_localhost_with_a_token():
     for forbidden in ("0.0.0.0", "token=''", 'token=""', "token= ", "--no-token",
                       "disable_check_xsrf"):
         assert forbidden not in lab_recipe
+
+
+# ---- paths, read-only checkouts, resuming ---------------------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def _tree_snapshot(root):
+    """Every file under root except the ignored kinds Python itself writes (bytecode caches)."""
+    return {p.relative_to(root): p.stat().st_mtime_ns for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and ".venv" not in p.parts}
+
+
+def test_a_repo_path_with_spaces_works(tmp_path, small_stand_in):
+    """The labkit CLI and the data layer, run from a checkout whose path has spaces in it."""
+    import os
+    import subprocess
+    import sys
+    repo = tmp_path / "my workshop copy" / "pytorch classifier"
+    shutil.copytree(ROOT / "notebooks" / "labkit", repo / "notebooks" / "labkit")
+    data = repo / "data"                                   # the default LAB_DATA_DIR, spaces included
+    shutil.copytree(small_stand_in / SYNTHETIC_FOLDER, data / SYNTHETIC_FOLDER)
+    env = {k: v for k, v in os.environ.items() if k != "LAB_DATA_DIR"}
+    env.update(LAB_DATASET="synthetic")
+    r = subprocess.run([sys.executable, "-m", "labkit", "check"], cwd=repo / "notebooks", env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"LAB_DATA_DIR={data}" in r.stdout and "present and verified" in r.stdout
+
+
+def test_a_run_writes_only_under_lab_data_dir(tmp_path, small_stand_in):
+    """What a read-only checkout needs: loading data, training, checkpointing and resuming
+    write nothing into the repository when LAB_DATA_DIR points elsewhere."""
+    import torch
+    import torch.nn as nn
+
+    from labkit.data import load_datasets, make_loaders, tutorial_transform
+    from labkit.models import Net
+    from labkit.settings import load_settings
+    from labkit.training import fit, load_checkpoint
+
+    data_dir = tmp_path / "elsewhere"
+    shutil.copytree(small_stand_in / SYNTHETIC_FOLDER, data_dir / SYNTHETIC_FOLDER)
+    before = _tree_snapshot(ROOT / "notebooks")
+    s = load_settings({"LAB_DATASET": "synthetic", "LAB_PROFILE": "smoke",
+                       "LAB_DATA_DIR": str(data_dir)})
+    train_set, test_set = load_datasets(s, transform=tutorial_transform())
+    train_loader, test_loader = make_loaders(train_set, test_set, batch_size=50)
+    torch.manual_seed(0)
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    checkpoint = s.checkpoint_dir / "net.pt"
+    history = fit(model, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer, "cpu",
+                  epochs=1, checkpoint_path=checkpoint, progress=False)
+
+    # Resume in a "new session": a fresh model and optimizer from the last checkpoint.
+    model2 = Net()
+    optimizer2 = torch.optim.SGD(model2.parameters(), lr=0.01, momentum=0.9)
+    state = load_checkpoint(checkpoint, model2, optimizer2)
+    resumed = fit(model2, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer2, "cpu",
+                  epochs=1, history=state["history"], checkpoint_path=checkpoint, progress=False)
+    assert resumed["epoch"] == [1, 2] and resumed["train_loss"][0] == history["train_loss"][0]
+    assert load_checkpoint(checkpoint, Net())["history"]["epoch"] == [1, 2]
+    assert _tree_snapshot(ROOT / "notebooks") == before
+    assert sorted(p.name for p in s.checkpoint_dir.iterdir()) == ["net.pt"]
