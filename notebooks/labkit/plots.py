@@ -13,6 +13,26 @@ import torch
 from .data import unnormalize
 
 
+def _grid(n: int, ncols: int, width: float, height: float):
+    """A figure with ``n`` small panels in rows of ``ncols``; every panel's axes hidden.
+
+    Returns the figure and the first ``n`` axes (panels beyond ``n`` stay empty).
+    """
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, list(axes.flat)[:n]
+
+
+def _finish(fig, title):
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def show_images(images: torch.Tensor, labels=None, classes=None, predictions=None,
                 ncols: int = 8, normalized: bool = True, title: str | None = None):
     """Show a batch of images (N, 3, H, W) in a grid, with class names under each.
@@ -25,14 +45,8 @@ def show_images(images: torch.Tensor, labels=None, classes=None, predictions=Non
     if normalized:
         images = unnormalize(images)
     images = images.clamp(0, 1)
-    n = len(images)
-    ncols = min(ncols, n)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.8 * nrows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
+    fig, axes = _grid(len(images), ncols, width=1.4, height=1.8)
+    for i, ax in enumerate(axes):
         ax.imshow(images[i].permute(1, 2, 0).numpy())  # CHW -> HWC for matplotlib
         if labels is None:
             continue
@@ -43,10 +57,7 @@ def show_images(images: torch.Tensor, labels=None, classes=None, predictions=Non
             pred = classes[int(predictions[i])] if classes is not None else str(int(predictions[i]))
             wrong = int(predictions[i]) != int(labels[i])
             ax.set_title(f"{true} / {pred}", fontsize=7, color="red" if wrong else "black")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str | None = None):
@@ -55,14 +66,8 @@ def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str | None = None)
     Each filter is rescaled to 0..1 on its own, so the pattern is visible whatever its size.
     """
     weight = weight.detach().cpu().float()
-    n = weight.shape[0]
-    ncols = min(ncols, n)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.2 * nrows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
+    fig, axes = _grid(weight.shape[0], ncols, width=1.2, height=1.2)
+    for i, ax in enumerate(axes):
         w = weight[i]
         w = (w - w.min()) / (w.max() - w.min() + 1e-8)
         if w.shape[0] == 3:
@@ -70,29 +75,17 @@ def plot_filters(weight: torch.Tensor, ncols: int = 8, title: str | None = None)
         else:
             ax.imshow(w[0].numpy(), cmap="gray")
         ax.set_title(f"{i}", fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str | None = None):
     """Show the channels of one image's feature maps (C, H, W), one small picture each."""
     maps = maps.detach().cpu().float()
-    n = maps.shape[0]
-    ncols = min(ncols, n)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.5 * nrows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
+    fig, axes = _grid(maps.shape[0], ncols, width=1.4, height=1.5)
+    for i, ax in enumerate(axes):
         ax.imshow(maps[i].numpy(), cmap="viridis")
         ax.set_title(f"channel {i}", fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_history(history: dict, title: str | None = None):
@@ -113,10 +106,7 @@ def plot_history(history: dict, title: str | None = None):
     accuracy.set_ylim(0, 100)
     for ax in (losses, accuracy):
         ax.xaxis.get_major_locator().set_params(integer=True)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_confusion_matrix(cm: torch.Tensor, classes, title: str | None = None):
