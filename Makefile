@@ -2,44 +2,89 @@
 #   make lab    set up .venv if needed and open JupyterLab on notebooks/ (127.0.0.1, with a token)
 #   make test   set up .venv if needed and run every test (unit tests and every notebook)
 # Helpers:
-#   make data    download and verify CIFAR-10, and generate the offline stand-in (instructors: run it ahead)
-#   make check   print the settings, the device and whether the data is there
-#   make images  redraw every figure in images/ from the scripts in tools/figures/
+#   make data         download and verify CIFAR-10, generate (or repair) the offline stand-in
+#   make check        print the settings, the device and whether the data is there
+#   make images       redraw every figure in images/ from the scripts in tools/figures/
+#   make timings      time every notebook in a fresh kernel (quick and full) into benchmarks/results/
+# Wider checks:
+#   make test-oldest  the unit tests and every notebook on the oldest torch/torchvision we support
+#   make test-ui      the notebooks run in JupyterLab in headless Chromium, checked as learners see them
+#   make gpu-wheels   download, here, what `make gpu-check` needs on an offline GPU machine
+#   make gpu-check    every GPU path on a GPU machine (PYTHON=python3 to use that machine's Python)
+#   make lint         ruff over labkit, tests, tools and benchmarks
 
 PYTHON ?= python3
 PORT ?= 8888
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-requirements
+STAMP := $(VENV)/.installed
+# The version floor that `make test-oldest` proves (keep in step with requirements.txt).
+OLDEST_TORCH := torch==2.5.0 torchvision==0.20.0
+OLDEST_VENV := .venv-oldest
+GPU_WHEELS_PYTHON ?= 3.12
+GPU_CHECK_ARGS ?=
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: lab test data check images help
+.PHONY: lab test data check images timings test-oldest test-ui gpu-wheels gpu-check lint help
 
 help:
-	@sed -n '1,10p' Makefile
+	@sed -n '1,15p' Makefile
 
-# Re-install whenever requirements.txt changes.
-$(STAMP): requirements.txt
+# Install (again) whenever requirements.txt, constraints.txt or pyproject.toml changes.
+# constraints.txt pins the versions of the last green CI run; labkit is installed in editable mode.
+$(STAMP): requirements.txt constraints.txt pyproject.toml tools/jupyterlab/overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt -e .
+	@mkdir -p $(dir $(LAB_OVERRIDES)) && cp tools/jupyterlab/overrides.json $(LAB_OVERRIDES)
 	@touch $(STAMP)
 
 # Bound to 127.0.0.1 with Jupyter's login token on: from another machine, use an SSH tunnel.
+# A port in use is an error (port_retries=0), never a server silently moved to another port.
 # (--allow-root only when run as root, as in containers; Jupyter refuses root otherwise.)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+	@$(BIN)/python tools/port_free.py $(PORT)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks --no-browser \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 data: $(STAMP)
-	cd notebooks && ../$(BIN)/python -m labkit download
-	cd notebooks && ../$(BIN)/python -m labkit prepare-offline
+	$(BIN)/python -m labkit download
+	$(BIN)/python -m labkit prepare-offline
 
 check: $(STAMP)
-	cd notebooks && ../$(BIN)/python -m labkit check
+	$(BIN)/python -m labkit check
 
 images: $(STAMP)
 	@for script in tools/figures/*.py; do echo "$$script"; $(BIN)/python "$$script" || exit 1; done
+
+timings: $(STAMP)
+	$(BIN)/python tools/time_notebooks.py --profile quick
+	$(BIN)/python tools/time_notebooks.py --profile full
+
+# Its own environment: the floor of torch and torchvision, everything else as requirements.txt
+# allows. Then the unit tests and every notebook once (smoke profile, the stand-in).
+test-oldest:
+	@test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST_VENV)/bin/python -m pip install --quiet -r requirements.txt $(OLDEST_TORCH) -e .
+	$(OLDEST_VENV)/bin/python -c "import torch, torchvision; print('test-oldest: torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	$(OLDEST_VENV)/bin/python -m pytest -p no:randomly --deselect tests/test_notebooks_rerun.py
+
+test-ui: $(STAMP)
+	bash tools/install_ui_deps.sh $(BIN)/python
+	$(BIN)/python -m pytest tests_ui -q
+
+gpu-wheels:
+	$(PYTHON) tools/gpu_check.py download-wheels --python-version $(GPU_WHEELS_PYTHON) \
+		--dest wheels/py$(subst .,,$(GPU_WHEELS_PYTHON))
+
+gpu-check:
+	$(PYTHON) tools/gpu_check.py run $(GPU_CHECK_ARGS)
+
+lint: $(STAMP)
+	@$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet ruff
+	$(BIN)/python -m ruff check notebooks/labkit notebooks/train_ddp.py tests tools benchmarks conftest.py

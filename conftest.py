@@ -1,37 +1,132 @@
 """Test-run settings shared by the unit tests and the notebook run (nbval).
 
 Unless the caller set them, tests use the offline stand-in and the smallest profile, so that
-`make test` runs offline on a 2-core machine in a few minutes. `pytest --cuda` runs everything
-on the GPU (LAB_DEVICE=cuda), and fails clearly where there is none.
+`make test` runs offline on a 2-core machine in a few minutes, and write their outputs to a
+temporary LAB_OUTPUT_DIR. `pytest --cuda` runs everything on the GPU (LAB_DEVICE=cuda), and fails
+clearly where there is none.
+
+Two additions to nbval live here:
+- after the last cell of each notebook, one more test item runs every code cell again in the
+  same kernel (a learner's second Run All): re-running must not crash, and the check cells
+  that end each notebook run again too, so double counting fails them;
+- a cell that nbval interrupted for running past --nbval-cell-timeout fails, even when its code
+  caught the KeyboardInterrupt (labkit's `fit` does, on purpose, for learners).
 """
 
 import os
-import sys
+import re
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
+from queue import Empty
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "notebooks"))  # `import labkit` in the unit tests
 
 
 def pytest_addoption(parser):
     parser.addoption("--cuda", action="store_true", default=False,
                      help="run every test and notebook with LAB_DEVICE=cuda (needs a GPU)")
+    parser.addoption("--no-rerun", action="store_true", default=False,
+                     help="skip the second Run All of each notebook (nbval's run stays)")
 
 
 def pytest_configure(config):
     # Set before any notebook kernel starts: kernels inherit this process's environment.
     os.environ.setdefault("LAB_DATASET", "synthetic")
     os.environ.setdefault("LAB_PROFILE", "smoke")
-    # Kernels started by name ("python3") run `python` from PATH: make that this environment's.
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    if not os.environ.get("LAB_OUTPUT_DIR"):
+        config._lab_outputs = tempfile.mkdtemp(prefix="lab-test-outputs-")
+        os.environ["LAB_OUTPUT_DIR"] = config._lab_outputs
     if config.getoption("--cuda"):
         os.environ["LAB_DEVICE"] = "cuda"
 
 
+# ------------------------------------------------------------------------------------------
+# nbval: a second Run All in the same kernel, and cell timeouts that cannot be swallowed.
+# ------------------------------------------------------------------------------------------
+
+class RunAllAgain(pytest.Item):
+    """Every code cell of the notebook once more, in the kernel nbval just used."""
+
+    def runtest(self):
+        notebook = self.parent
+        if getattr(notebook, "_lab_failed", False):
+            pytest.skip("a cell failed in the first run")
+        kernel = notebook.kernel
+        timeout = float(self.config.option.nbval_cell_timeout)
+        for index, cell in enumerate(notebook.nb.cells):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            msg_id = kernel.execute_cell_input(cell.source, allow_stdin=False)
+            error = None
+            try:
+                while True:   # read this cell's outputs until the kernel is idle again
+                    msg = kernel.get_message(stream="iopub", timeout=timeout)
+                    if msg["parent_header"].get("msg_id") != msg_id:
+                        continue
+                    if msg["msg_type"] == "error":
+                        error = msg["content"]
+                    if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                        break
+                kernel.await_reply(msg_id, timeout=timeout)
+            except Empty:
+                kernel.interrupt()
+                pytest.fail(f"second Run All: cell {index} ran past {timeout:g} s", pytrace=False)
+            if error is not None:
+                trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.get("traceback", [])))
+                pytest.fail(f"second Run All: cell {index} raised {error['ename']}: "
+                            f"{error['evalue']}\n{trace}", pytrace=False)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.path.name}::Run All again"
+
+
+def _is_nbval_cell(item):
+    return type(item).__name__ == "IPyNbCell"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if config.getoption("--no-rerun"):
+        return
+    out, last_parent = [], None
+    for item in items:
+        if last_parent is not None and item.parent is not last_parent:
+            out.append(RunAllAgain.from_parent(last_parent, name="Run All again"))
+            last_parent = None
+        out.append(item)
+        if _is_nbval_cell(item):
+            last_parent = item.parent
+    if last_parent is not None:
+        out.append(RunAllAgain.from_parent(last_parent, name="Run All again"))
+    items[:] = out
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if not _is_nbval_cell(item) or call.when != "call":
+        return
+    report = outcome.get_result()
+    notebook = item.parent
+    if report.passed and notebook.timed_out and not getattr(notebook, "_lab_timeout_seen", False):
+        notebook._lab_timeout_seen = True
+        report.outcome = "failed"
+        report.longrepr = (f"cell {item.cell_num} ran past --nbval-cell-timeout="
+                           f"{item.config.option.nbval_cell_timeout} s. nbval interrupted it, and the "
+                           "cell caught the KeyboardInterrupt, so it looked successful.")
+    if report.failed:
+        notebook._lab_failed = True
+
+
+# ------------------------------------------------------------------------------------------
 # A test run must leave the checkout as it found it: everything it writes goes to ignored
-# places (LAB_DATA_DIR, temporary folders). Checked once, around the whole session.
+# places (LAB_DATA_DIR, LAB_OUTPUT_DIR, temporary folders). Checked once, around the session.
+# ------------------------------------------------------------------------------------------
+
 def _git_status():
-    import subprocess
     try:
         r = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
@@ -45,6 +140,9 @@ def pytest_sessionstart(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    outputs = getattr(session.config, "_lab_outputs", None)
+    if outputs:
+        shutil.rmtree(outputs, ignore_errors=True)
     before = getattr(session.config, "_lab_tree_before", None)
     after = _git_status()
     if before is None or after is None or before == after:
@@ -54,3 +152,5 @@ def pytest_sessionfinish(session, exitstatus):
     for line in changed[:20]:
         print("   ", line)
     session.exitstatus = 1
+
+

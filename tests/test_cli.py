@@ -3,15 +3,21 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
+import tempfile
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+import pytest
+import torch
+
+from labkit.__main__ import main
 
 
 def run(args, **env):
+    """`python -m labkit ...` as a learner types it: in a new process, from a folder outside
+    the repository (labkit is installed, so any folder works)."""
     full_env = {**os.environ, **env}
-    return subprocess.run([sys.executable, *args], cwd=NOTEBOOKS, env=full_env,
-                          capture_output=True, text=True, timeout=300)
+    with tempfile.TemporaryDirectory() as anywhere:
+        return subprocess.run([sys.executable, *args], cwd=anywhere, env=full_env,
+                              capture_output=True, text=True, timeout=300)
 
 
 def test_check_reports_settings_device_and_data(stand_in_root):
@@ -21,17 +27,20 @@ def test_check_reports_settings_device_and_data(stand_in_root):
     assert "present and verified" in r.stdout
 
 
-def test_check_fails_with_the_allowed_values(tmp_path):
-    r = run(["-m", "labkit", "check"], LAB_PROFILE="fast", LAB_DATA_DIR=str(tmp_path))
-    assert r.returncode == 1
-    assert "Allowed values: full, quick, smoke" in r.stderr
-    assert "Traceback" not in r.stderr
+def test_check_fails_with_the_allowed_values(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAB_PROFILE", "fast")
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "Allowed values: full, quick, smoke" in err and "Traceback" not in err
 
 
-def test_check_says_what_to_do_when_cifar10_is_missing(tmp_path):
-    r = run(["-m", "labkit", "check"], LAB_DATASET="cifar10", LAB_DATA_DIR=str(tmp_path))
-    assert r.returncode == 1
-    assert "make data" in r.stdout and "LAB_DATASET=synthetic" in r.stdout
+def test_check_says_what_to_do_when_cifar10_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAB_DATASET", "cifar10")
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
+    assert main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "make data" in out and "LAB_DATASET=synthetic" in out
 
 
 def test_prepare_offline_is_idempotent(stand_in_root):
@@ -42,21 +51,22 @@ def test_prepare_offline_is_idempotent(stand_in_root):
     assert (stand_in_root / "cifar-10-synthetic-batches-py" / "manifest.json").read_bytes() == manifest
 
 
-def test_download_without_network_is_one_clear_message(tmp_path):
-    code = ("import sys, torchvision; from labkit.__main__ import main; "
-            "torchvision.datasets.CIFAR10.url = 'http://127.0.0.1:9/cifar-10-python.tar.gz'; "
-            "sys.exit(main(['download']))")
-    r = run(["-c", code], LAB_DATA_DIR=str(tmp_path))
-    assert r.returncode == 1
-    assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
-    assert "make data" in r.stderr and "LAB_DATASET=synthetic" in r.stderr
+def test_download_without_network_is_one_clear_message(tmp_path, monkeypatch, capsys):
+    import torchvision
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "url", "http://127.0.0.1:9/cifar-10-python.tar.gz")
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
+    assert main(["download"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert "make data" in err and "LAB_DATASET=synthetic" in err
     assert not (tmp_path / "cifar-10-python.tar.gz").exists()
 
 
-def test_cuda_without_gpu_in_check(tmp_path):
-    import torch
-    if torch.cuda.is_available():
-        return
-    r = run(["-m", "labkit", "check"], LAB_DEVICE="cuda", LAB_DATASET="synthetic",
-            LAB_DATA_DIR=str(tmp_path))
-    assert r.returncode == 1 and "sees no CUDA GPU" in r.stderr and "Traceback" not in r.stderr
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_gpu_in_check(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAB_DEVICE", "cuda")
+    monkeypatch.setenv("LAB_DATASET", "synthetic")
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "sees no CUDA GPU" in err and "Traceback" not in err

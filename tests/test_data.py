@@ -1,24 +1,28 @@
 """The data layer: the offline stand-in, the real CIFAR-10 path, loaders, and their errors."""
 
-import http.server
 import json
+import os
 import pickle
-import threading
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torchvision
+from conftest import FILES
 
-from labkit import data
-from labkit.data import (CLASSES, SYNTHETIC_FOLDER, SyntheticCIFAR10, damaged_files,
-                         load_cifar10, load_synthetic, make_loaders, prepare_offline,
-                         profile_subset, tutorial_transform)
+from labkit import data, standin
+from labkit.data import (damaged_files, load_cifar10, load_synthetic, make_loaders, profile_subset,
+                         tutorial_transform)
 from labkit.settings import LabError, load_settings
+from labkit.standin import CLASSES, SYNTHETIC_FOLDER, SyntheticCIFAR10, prepare_offline
 
-FILES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
-         "test_batch", "batches.meta"]
+SMALL = {"n_train": 500, "n_test": 100}
 
 
 # ---- the stand-in ------------------------------------------------------------------------
@@ -59,28 +63,43 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
 
 
 def test_full_size_stand_in_has_cifar10s_sizes(stand_in_root):
-    train = SyntheticCIFAR10(stand_in_root, train=True)
-    test = SyntheticCIFAR10(stand_in_root, train=False)
+    train = load_synthetic(stand_in_root, train=True)
+    test = load_synthetic(stand_in_root, train=False)
     assert (len(train), len(test)) == (50_000, 10_000)
     assert np.bincount(train.targets).tolist() == [5_000] * 10
     assert np.bincount(test.targets).tolist() == [1_000] * 10
 
 
+def test_the_stand_in_is_world_readable_whatever_the_umask(tmp_path):
+    old = os.umask(0o077)   # the most private umask: mkdtemp alone would give 0700
+    try:
+        folder = prepare_offline(tmp_path, n_train=100, n_test=20, quiet=True)
+    finally:
+        os.umask(old)
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o644}
+
+
 def test_download_true_generates_a_missing_stand_in(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "prepare_offline",
+    monkeypatch.setattr(standin, "prepare_offline",
                         lambda root: prepare_offline(root, n_train=100, n_test=20, quiet=True))
     ds = SyntheticCIFAR10(tmp_path, train=False, download=True)
     assert len(ds) == 20
 
 
+def test_a_stand_in_never_generated_says_so(tmp_path):
+    with pytest.raises(LabError, match="has not been generated yet") as e:
+        SyntheticCIFAR10(tmp_path)
+    assert "make data" in str(e.value)
+
+
 def _copy(src: Path, dst: Path) -> Path:
-    import shutil
     shutil.copytree(src, dst)
     return dst
 
 
 @pytest.mark.parametrize("damage", ["truncate", "alter", "delete"])
-def test_damaged_stand_in_is_detected_and_the_fix_works(small_stand_in, tmp_path, damage):
+def test_damaged_stand_in_is_detected_and_make_data_repairs_it(small_stand_in, tmp_path, damage):
     root = tmp_path
     _copy(small_stand_in / SYNTHETIC_FOLDER, root / SYNTHETIC_FOLDER)
     victim = root / SYNTHETIC_FOLDER / "data_batch_3"
@@ -93,19 +112,48 @@ def test_damaged_stand_in_is_detected_and_the_fix_works(small_stand_in, tmp_path
         victim.unlink()
     assert damaged_files("synthetic", root) == ["data_batch_3"]
     with pytest.raises(LabError) as e:
-        load_synthetic(root)
-    assert "data_batch_3" in str(e.value) and "prepare-offline --force" in str(e.value)
-    # The fix named in the message works and leaves a verified dataset.
-    prepare_offline(root, force=True, n_train=500, n_test=100, quiet=True)
+        load_synthetic(root, **SMALL)
+    assert "data_batch_3" in str(e.value) and "make data" in str(e.value)
+    # What `make data` runs, with no flag: it sees the damage and regenerates.
+    prepare_offline(root, quiet=True, **SMALL)
     assert damaged_files("synthetic", root) == []
-    assert len(load_synthetic(root)) == 500
+    assert len(load_synthetic(root, **SMALL)) == 500
+
+
+@pytest.mark.parametrize("key, value, named", [("version", 0, "generator version 0"),
+                                               ("seed", 7, "seed 7"),
+                                               ("train", 400, "training images 400")])
+def test_a_stand_in_from_another_version_seed_or_size_is_named_not_used(small_stand_in, tmp_path,
+                                                                        key, value, named):
+    folder = _copy(small_stand_in / SYNTHETIC_FOLDER, tmp_path / SYNTHETIC_FOLDER)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest[key] = value
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(LabError) as e:
+        load_synthetic(tmp_path, **SMALL)
+    assert named in str(e.value) and "make data" in str(e.value)
+    prepare_offline(tmp_path, quiet=True, **SMALL)          # `make data` regenerates it
+    assert json.loads((folder / "manifest.json").read_text())[key] != value
+    assert len(load_synthetic(tmp_path, **SMALL)) == 500
+
+
+def test_a_file_missing_from_the_manifest_is_damage_not_verified(small_stand_in, tmp_path):
+    folder = _copy(small_stand_in / SYNTHETIC_FOLDER, tmp_path / SYNTHETIC_FOLDER)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["md5"]["data_batch_2"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "data_batch_2").write_bytes(b"anything at all")
+    with pytest.raises(LabError, match="no checksum for data_batch_2"):
+        load_synthetic(tmp_path, **SMALL)
+    with pytest.raises(LabError, match="no checksum for data_batch_2"):
+        SyntheticCIFAR10(tmp_path)
 
 
 def test_missing_manifest_is_a_clear_error(small_stand_in, tmp_path):
     _copy(small_stand_in / SYNTHETIC_FOLDER, tmp_path / SYNTHETIC_FOLDER)
     (tmp_path / SYNTHETIC_FOLDER / "manifest.json").unlink()
-    with pytest.raises(LabError, match="prepare-offline --force"):
-        load_synthetic(tmp_path)
+    with pytest.raises(LabError, match="has no manifest.json.*make data"):
+        load_synthetic(tmp_path, **SMALL)
 
 
 def test_unwritable_data_dir_is_a_clear_error(tmp_path):
@@ -116,13 +164,48 @@ def test_unwritable_data_dir_is_a_clear_error(tmp_path):
 
 
 def test_an_interrupted_generation_leaves_nothing_behind(tmp_path, monkeypatch):
-    def boom(*args, **kwargs):
-        raise KeyboardInterrupt
+    real_write, written = standin._write_pickle, []
 
-    monkeypatch.setattr(data, "make_synthetic_cifar10", boom)
+    def interrupted_on_the_third_file(obj, path):
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        real_write(obj, path)
+        written.append(path)
+
+    monkeypatch.setattr(standin, "_write_pickle", interrupted_on_the_third_file)
     with pytest.raises(KeyboardInterrupt):
-        prepare_offline(tmp_path, quiet=True)
-    assert list(tmp_path.iterdir()) == []   # no half-written folder that looks finished
+        prepare_offline(tmp_path, n_train=100, n_test=20, quiet=True)
+    assert len(written) == 2 and all(not p.exists() for p in written)   # files were written...
+    assert list(tmp_path.iterdir()) == []   # ...and removed: no half-written folder is left
+
+
+def test_a_generation_killed_outright_is_cleaned_up_by_the_next_run(tmp_path):
+    """SIGKILL runs no `finally`: the temporary folder stays until the next run removes it."""
+    code = textwrap.dedent(f"""
+        import os, signal
+        from labkit import standin
+        real, count = standin._write_pickle, []
+        def write_then_die(obj, path):
+            real(obj, path)
+            count.append(path)
+            if len(count) == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+        standin._write_pickle = write_then_die
+        standin.prepare_offline({str(tmp_path)!r}, n_train=100, n_test=20, quiet=True)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == -signal.SIGKILL
+    left = list(tmp_path.iterdir())
+    assert len(left) == 1 and left[0].name.startswith(f".{SYNTHETIC_FOLDER}-tmp-")
+    folder = prepare_offline(tmp_path, n_train=100, n_test=20, quiet=True)
+    assert [p.name for p in tmp_path.iterdir()] == [SYNTHETIC_FOLDER]
+    assert damaged_files("synthetic", tmp_path) == [] and folder.is_dir()
+
+
+def test_a_running_generation_is_not_taken_for_an_abandoned_one(tmp_path):
+    alive = tmp_path / f".{SYNTHETIC_FOLDER}-tmp-{os.getpid()}-abc"
+    alive.mkdir()
+    assert standin.remove_abandoned_temp_folders(tmp_path) == [] and alive.exists()
 
 
 # ---- the real CIFAR-10 path (no network is ever used here) --------------------------------
@@ -144,33 +227,6 @@ def test_missing_cifar10_without_network(tmp_path, no_network):
     assert "is not in" in str(e.value)
     _assert_names_both_remedies(str(e.value))
     assert list(tmp_path.iterdir()) == []   # nothing half-written that would block a later download
-
-
-def test_interrupted_download_leaves_no_partial_archive(tmp_path, monkeypatch):
-    """A server that sends only part of the archive: the partial file is removed."""
-    payload = b"\x1f\x8b" + b"not the whole archive" * 100
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.setattr(torchvision.datasets.CIFAR10, "url",
-                            f"http://127.0.0.1:{server.server_port}/cifar-10-python.tar.gz")
-        with pytest.raises(LabError) as e:
-            load_cifar10(tmp_path)
-    finally:
-        server.shutdown()
-    _assert_names_both_remedies(str(e.value))
-    assert not (tmp_path / "cifar-10-python.tar.gz").exists()
 
 
 def test_damaged_cifar10_is_named_by_file(tmp_path, no_network):

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import pytest
 
@@ -8,7 +7,7 @@ from labkit.settings import PROFILES, REPO_ROOT, LabError, load_settings
 def test_defaults_are_the_tutorials():
     s = load_settings({})
     assert (s.dataset, s.profile.name, s.device) == ("cifar10", "full", "auto")
-    assert s.data_dir == REPO_ROOT / "data"
+    assert s.data_dir == REPO_ROOT / "data" and s.output_dir == REPO_ROOT / "outputs"
     assert (s.profile.batch_size, s.profile.epochs, s.profile.lr) == (4, 2, 0.001)
     assert s.profile.train_size is None and s.profile.test_size is None
 
@@ -42,21 +41,35 @@ def test_relative_data_dir_is_taken_from_the_repo_root(tmp_path):
     assert load_settings({"LAB_DATA_DIR": str(tmp_path)}).data_dir == tmp_path.resolve()
 
 
-def test_data_dir_that_is_a_file_is_an_error(tmp_path):
+@pytest.mark.parametrize("name", ["LAB_DATA_DIR", "LAB_OUTPUT_DIR"])
+def test_a_folder_setting_that_is_a_file_is_an_error(tmp_path, name):
     f = tmp_path / "a-file"
     f.write_text("x")
-    with pytest.raises(LabError, match="is a file, not a folder"):
-        load_settings({"LAB_DATA_DIR": str(f)})
+    with pytest.raises(LabError, match=f"{name}=.* is a file, not a folder"):
+        load_settings({name: str(f)})
 
 
-def test_summary_is_one_line_naming_every_setting(tmp_path):
+def test_relative_and_home_output_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert load_settings({"LAB_OUTPUT_DIR": "mine"}).output_dir == REPO_ROOT / "mine"
+    assert load_settings({"LAB_OUTPUT_DIR": "~/lab"}).output_dir == tmp_path.resolve() / "lab"
+
+
+def test_outputs_and_data_must_be_two_folders(tmp_path):
+    with pytest.raises(LabError, match="same folder"):
+        load_settings({"LAB_DATA_DIR": str(tmp_path), "LAB_OUTPUT_DIR": str(tmp_path)})
+
+
+def test_summary_names_every_setting(tmp_path):
     s = load_settings({"LAB_DATASET": "synthetic", "LAB_PROFILE": "smoke",
-                       "LAB_DATA_DIR": str(tmp_path)})
-    line = s.summary()
-    assert "\n" not in line
+                       "LAB_DATA_DIR": str(tmp_path / "d"), "LAB_OUTPUT_DIR": str(tmp_path / "o")})
+    lines = s.summary().splitlines()
+    assert [line.split("=")[0] for line in lines] == ["LAB_DATASET", "LAB_PROFILE", "LAB_DEVICE",
+                                                     "LAB_DATA_DIR", "LAB_OUTPUT_DIR"]
     for part in ("LAB_DATASET=synthetic", "LAB_PROFILE=smoke", "LAB_DEVICE=auto",
-                 f"LAB_DATA_DIR={tmp_path.resolve()}", "batch 16"):
-        assert part in line
+                 f"LAB_DATA_DIR={tmp_path.resolve() / 'd'}", f"LAB_OUTPUT_DIR={tmp_path.resolve() / 'o'}",
+                 "batch 16"):
+        assert part in s.summary()
 
 
 def test_profiles_grow_from_smoke_to_full():
@@ -66,6 +79,8 @@ def test_profiles_grow_from_smoke_to_full():
     assert PROFILES["full"].train_size is None
 
 
-def test_everything_written_goes_under_the_data_dir(tmp_path):
-    s = load_settings({"LAB_DATA_DIR": str(tmp_path)})
-    assert s.checkpoint_dir == tmp_path.resolve() / "checkpoints"
+def test_checkpoints_and_run_logs_go_to_the_output_dir_not_the_data(tmp_path):
+    s = load_settings({"LAB_DATA_DIR": str(tmp_path / "shared"), "LAB_OUTPUT_DIR": str(tmp_path / "me")})
+    for folder in (s.checkpoint_dir, s.runs_dir):
+        assert folder.parent == tmp_path.resolve() / "me"
+        assert not folder.is_relative_to(s.data_dir)

@@ -8,6 +8,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from labkit.models import LinearNet, Net
+from labkit.plots import plot_history
 from labkit.settings import LabError
 from labkit.training import (confusion_matrix, evaluate, fit, load_checkpoint, new_history,
                              per_class_accuracy, predict, save_checkpoint, train_one_epoch)
@@ -78,36 +79,82 @@ def test_interrupt_keeps_model_and_history():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     calls = {"n": 0}
     real_step = optimizer.step
+    snapshot = {}
 
     def step_then_interrupt(*a, **k):
         calls["n"] += 1
         if calls["n"] == len(train_loader) + 3:   # three batches into epoch 2
+            snapshot.update({k: v.clone() for k, v in model.state_dict().items()})
             raise KeyboardInterrupt
         return real_step(*a, **k)
 
     optimizer.step = step_then_interrupt
+    start = {k: v.clone() for k, v in model.state_dict().items()}
     history = fit(model, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer, "cpu",
                   epochs=3, progress=False)
     assert history["epoch"] == [1]                # the finished epoch is kept
-    assert all(torch.isfinite(p).all() for p in model.parameters())
+    # The model keeps the weights it had when the interrupt came: nothing undone, nothing reset.
+    assert all(torch.equal(v, snapshot[k]) for k, v in model.state_dict().items())
+    assert not all(torch.equal(v, start[k]) for k, v in model.state_dict().items())
     optimizer.step = real_step
     fit(model, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer, "cpu", epochs=1,
         history=history, progress=False)
     assert history["epoch"] == [1, 2]
 
 
+@pytest.mark.parametrize("where", ["between the epoch appends", "between the running-loss appends"])
+def test_an_interrupt_between_two_appends_leaves_a_consistent_history(monkeypatch, where):
+    """The interrupt falls after one list of a pair was appended to and before the other."""
+    train_loader, test_loader = toy_loaders()
+    model = LinearNet()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    class InterruptingList(list):
+        def append(self, value):
+            super().append(value)
+            raise KeyboardInterrupt
+
+    history = new_history()
+    if where == "between the epoch appends":
+        history["epoch"] = InterruptingList()        # epoch appended, train_loss not yet
+    else:
+        history["step"] = InterruptingList()         # step appended, step_loss not yet
+    fit(model, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer, "cpu", epochs=2,
+        history=history, progress=False, log_every=1)
+    epoch_keys = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")
+    assert len({len(history[k]) for k in epoch_keys}) == 1
+    assert len(history["step"]) == len(history["step_loss"])
+    plot_history(history)                             # draws without a shape error
+
+
 def test_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
     model, history = Net(), new_history()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    images, labels = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    nn.CrossEntropyLoss()(model(images), labels).backward()
+    optimizer.step()                                 # now SGD holds a momentum buffer per parameter
     history["epoch"].append(1)
     path = save_checkpoint(tmp_path / "ckpt" / "net.pt", model, optimizer, history)
     other = Net()
-    state = load_checkpoint(path, other, torch.optim.SGD(other.parameters(), lr=0.01, momentum=0.9))
+    other_optimizer = torch.optim.SGD(other.parameters(), lr=0.01, momentum=0.9)
+    state = load_checkpoint(path, other, other_optimizer)
     assert state["history"]["epoch"] == [1] and state["model_class"] == "Net"
     for a, b in zip(model.parameters(), other.parameters()):
         assert torch.equal(a, b)
+    buffers = [optimizer.state[p]["momentum_buffer"] for p in model.parameters()]
+    loaded = [other_optimizer.state[p]["momentum_buffer"] for p in other.parameters()]
+    assert len(loaded) == len(buffers) and all(torch.equal(a, b) for a, b in zip(buffers, loaded))
     assert [p.name for p in path.parent.iterdir()] == ["net.pt"]   # no temporary files left
+
+
+def test_an_optimizer_that_does_not_fit_is_a_clear_error(tmp_path):
+    model = Net()
+    path = save_checkpoint(tmp_path / "net.pt", model, torch.optim.SGD(model.parameters(), lr=0.1))
+    other = Net()
+    one_group = torch.optim.SGD([next(other.parameters())], lr=0.1)    # 1 parameter, not 10
+    with pytest.raises(LabError, match="optimizer that does not fit"):
+        load_checkpoint(path, other, one_group)
 
 
 def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -171,3 +218,149 @@ def test_running_loss_is_recorded_even_for_short_epochs():
     history = fit(model, train_loader, test_loader, nn.CrossEntropyLoss(),
                   torch.optim.SGD(model.parameters(), lr=0.01), "cpu", epochs=2, progress=False)
     assert len(history["step_loss"]) == 4 and history["step"] == [1, 2, 3, 4]
+
+
+# ----------------------------------------------------------------------------------------------
+# The learning-rate range test, top losses, most-confused pairs, and honest progress bars
+# (notebooks 04 and 05)
+# ----------------------------------------------------------------------------------------------
+
+def test_lr_range_test_grows_the_lr_exponentially_and_stops_when_the_loss_blows_up():
+    from labkit.training import lr_range_test
+    torch.manual_seed(0)
+    model = Net()
+    train_loader, _ = toy_loaders()                      # 8 batches: the test cycles through them
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)
+    result = lr_range_test(model, train_loader, nn.CrossEntropyLoss(), optimizer, "cpu",
+                           start_lr=1e-4, end_lr=10.0, steps=60, progress=False)
+    lrs = result["lr"]
+    assert lrs[0] == pytest.approx(1e-4)
+    ratios = [b / a for a, b in zip(lrs, lrs[1:])]
+    assert all(r == pytest.approx(ratios[0]) for r in ratios), "the lr grows by the same factor each step"
+    assert ratios[0] == pytest.approx((10.0 / 1e-4) ** (1 / 59))
+    assert len(result["loss"]) == len(result["raw_loss"]) == len(lrs)
+    # lr 10 with momentum blows the loss up: the test stops before its last step.
+    assert len(lrs) < 60 and max(result["loss"]) > 4 * min(result["loss"])
+
+
+def test_suggest_lr_finds_the_steepest_descent_before_the_minimum():
+    import math
+
+    from labkit.training import suggest_lr
+    lrs = [10 ** (-5 + k * 0.1) for k in range(51)]      # 1e-5 .. 1
+    # Flat, then falling fastest around lr 1e-2 (k = 30), lowest at 1e-1 (k = 40), then rising.
+    losses = [2.3 - 1.0 / (1 + math.exp(-(k - 30) / 2)) + (0.05 * (k - 40) ** 2 if k > 40 else 0)
+              for k in range(51)]
+    s = suggest_lr(lrs, losses)
+    assert s["minimum_index"] == min(range(51), key=lambda k: losses[k])
+    assert s["steepest_index"] == 30 and s["steepest"] == pytest.approx(1e-2)
+    assert s["steepest_index"] < s["minimum_index"]
+    with pytest.raises(LabError):
+        suggest_lr([1e-3, 1e-2], [2.0, 1.0])
+
+
+def test_top_losses_are_the_most_confident_mistakes_first():
+    from labkit.training import per_image_losses, top_losses
+
+    class Fixed(nn.Module):
+        """Returns the logits stored for each image (the image's first pixel is its index)."""
+        def __init__(self, logits):
+            super().__init__()
+            self.logits = logits
+            self.dummy = nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):
+            return self.logits[x[:, 0, 0, 0].long()] + 0 * self.dummy
+
+    logits = torch.tensor([[5.0, 0.0],    # right, confident
+                           [0.0, 1.0],    # wrong (true 0), a little
+                           [0.0, 6.0],    # wrong (true 0), very confident
+                           [2.0, 0.0],    # wrong (true 1)
+                           [0.0, 0.5]])   # right, unsure
+    labels = torch.tensor([0, 0, 0, 1, 1])
+    images = torch.arange(5.0).view(5, 1, 1, 1).expand(5, 3, 2, 2).contiguous()
+    loader = DataLoader(TensorDataset(images, labels), batch_size=2)
+    results = per_image_losses(Fixed(logits), loader, "cpu")
+    expected = nn.functional.cross_entropy(logits, labels, reduction="none")
+    assert torch.allclose(results["loss"], expected)
+    assert results["prediction"].tolist() == [0, 1, 1, 0, 1]
+    assert torch.allclose(results["probability"], torch.softmax(logits, 1).max(1).values)
+    assert top_losses(results, k=2).tolist() == [2, 3]
+    assert top_losses(results, k=10).tolist() == [2, 3, 1]           # only the 3 mistakes
+    assert top_losses(results, k=10, wrong_only=False).tolist()[:1] == [2]
+
+
+def test_most_confused_lists_the_largest_off_diagonal_cells():
+    from labkit.training import most_confused
+    cm = torch.tensor([[9, 4, 0],
+                       [1, 7, 0],
+                       [6, 0, 8]])
+    assert most_confused(cm, k=2) == [(2, 0, 6), (0, 1, 4)]
+    assert most_confused(cm, k=10) == [(2, 0, 6), (0, 1, 4), (1, 0, 1)]   # zeros left out
+    assert cm[2, 2] == 8, "the confusion matrix itself is not changed"
+
+
+def _recording_tqdm(monkeypatch, module):
+    """Replace ``module.tqdm`` by a tqdm that records (n, total) of every bar when it closes."""
+    from tqdm import tqdm as std_tqdm
+    closed = []
+
+    class Recording(std_tqdm):
+        def close(self):
+            if not getattr(self, "_recorded", False):
+                self._recorded = True
+                closed.append((self.n, self.total))
+            super().close()
+
+    monkeypatch.setattr(module, "tqdm", Recording)
+    return closed
+
+
+def test_progress_bars_end_complete_when_nothing_went_wrong(monkeypatch):
+    # tqdm's notebook bar turns red when it closes with n < total (its sign of an interruption):
+    # a run that finished, or stopped early on purpose, must close its bars complete.
+    import labkit.training as training
+    closed = _recording_tqdm(monkeypatch, training)
+    torch.manual_seed(0)
+    model = LinearNet()
+    train_loader, test_loader = toy_loaders(n=128)
+    fit(model, train_loader, test_loader, nn.CrossEntropyLoss(),
+        torch.optim.SGD(model.parameters(), lr=0.01), "cpu", epochs=2)
+    assert len(closed) == 2 and all(n == total for n, total in closed), closed
+
+    closed.clear()
+    torch.manual_seed(0)
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9)
+    result = training.lr_range_test(model, train_loader, nn.CrossEntropyLoss(), optimizer, "cpu",
+                                    start_lr=1e-3, end_lr=100.0, steps=80)
+    assert len(result["lr"]) < 80, "this range test should stop early"
+    assert closed == [(len(result["lr"]), len(result["lr"]))], closed
+
+
+def test_an_interrupted_epoch_leaves_its_bar_incomplete(monkeypatch):
+    # The one bar that should look interrupted: the epoch that was interrupted.
+    import labkit.training as training
+    closed = _recording_tqdm(monkeypatch, training)
+    train_loader, _ = toy_loaders(n=128)                 # 4 batches
+
+    def interrupted():
+        for i, batch in enumerate(train_loader):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield batch
+
+    class Sized:
+        def __len__(self):
+            return len(train_loader)
+
+        def __iter__(self):
+            return interrupted()
+
+    model = LinearNet()
+    with pytest.raises(KeyboardInterrupt):
+        training.train_one_epoch(model, Sized(), nn.CrossEntropyLoss(),
+                                 torch.optim.SGD(model.parameters(), lr=0.01), "cpu")
+    import gc
+    gc.collect()
+    assert closed and closed[0][0] < closed[0][1], closed

@@ -1,10 +1,11 @@
 """``python -m labkit``: fetch, generate and check the workshop's data.
 
     python -m labkit download          download CIFAR-10 into LAB_DATA_DIR and verify it
-    python -m labkit prepare-offline   generate the offline stand-in (about 10 s)
+    python -m labkit prepare-offline   generate (or repair) the offline stand-in (about 10 s)
     python -m labkit check             print the settings, the device and the data's state
 
-Run it from the ``notebooks/`` folder (or with ``PYTHONPATH=notebooks``); ``make data`` does.
+It works from any folder once labkit is installed (`make` installs it into .venv; by hand:
+`python -m pip install -e .` at the repo root). `make data` runs the first two.
 Every command exits with 0 when all is well and 1 with a message saying what to do otherwise.
 """
 
@@ -24,8 +25,7 @@ def _download(args) -> int:
     settings = load_settings()
     print(f"Downloading CIFAR-10 into {settings.data_dir} (about 170 MB) ...", flush=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    for train in (True, False):
-        load_cifar10(settings.data_dir, train=train)
+    load_cifar10(settings.data_dir, train=True)   # downloads, extracts and repairs as needed
     bad = damaged_files("cifar10", settings.data_dir)
     if bad:
         raise LabError(f"After downloading, {', '.join(bad)} still fail their checksum. "
@@ -35,15 +35,14 @@ def _download(args) -> int:
 
 
 def _prepare_offline(args) -> int:
-    from .data import damaged_files, prepare_offline
+    from .standin import prepare_offline, stand_in_problem
 
     settings = load_settings()
     start = time.perf_counter()
     folder = prepare_offline(settings.data_dir, force=args.force)
-    bad = damaged_files("synthetic", settings.data_dir)
-    if bad:
-        raise LabError(f"The stand-in in {folder} is damaged ({', '.join(bad)}). "
-                       "Run: python -m labkit prepare-offline --force")
+    problem = stand_in_problem(folder)
+    if problem:
+        raise LabError(problem)
     print(f"The offline stand-in is ready and verified in {folder} "
           f"({time.perf_counter() - start:.1f} s). Use it with LAB_DATASET=synthetic.")
     return 0
@@ -72,7 +71,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("download", help="download CIFAR-10 into LAB_DATA_DIR and verify it")
     offline = sub.add_parser("prepare-offline", help="generate the offline stand-in")
-    offline.add_argument("--force", action="store_true", help="regenerate it even if present")
+    offline.add_argument("--force", action="store_true",
+                         help="regenerate it even if it is present and verified (a damaged or "
+                              "outdated one is regenerated without it)")
     sub.add_parser("check", help="print the settings, the device and whether the data is there")
     args = parser.parse_args(argv)
     commands = {"download": _download, "prepare-offline": _prepare_offline, "check": _check}

@@ -1,4 +1,4 @@
-"""Choosing a device, moving batches onto it, and timing that waits for the GPU."""
+"""Choosing a device, describing it, and timing that waits for the GPU (notebooks 01 and 06)."""
 
 from __future__ import annotations
 
@@ -42,17 +42,6 @@ def describe(device: torch.device) -> str:
         return f"cuda:{index} ({props.name}, {props.total_memory / 2**30:.0f} GiB)"
     threads = torch.get_num_threads()
     return f"cpu ({threads} thread{'' if threads == 1 else 's'})"
-
-
-def to_device(batch, device, non_blocking: bool = False):
-    """Move a tensor, or a tuple/list/dict of tensors, to ``device``."""
-    if torch.is_tensor(batch):
-        return batch.to(device, non_blocking=non_blocking)
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(b, device, non_blocking) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device, non_blocking) for k, v in batch.items()}
-    return batch
 
 
 def synchronize(device) -> None:

@@ -6,13 +6,17 @@ Every notebook starts with a settings cell::
     settings = load_settings()
     print(settings.summary())
 
-Four variables steer a run (see the README's table):
+Five variables steer a run (see the README's table):
 
-``LAB_DATASET``  ``cifar10`` (the real data) or ``synthetic`` (the offline stand-in)
-``LAB_PROFILE``  ``full`` (the tutorial's sizes), ``quick`` (live demo) or ``smoke`` (CI)
-``LAB_DEVICE``   ``auto``, ``cpu`` or ``cuda``
-``LAB_DATA_DIR`` the folder that holds the datasets (default: ``data/`` at the repo root;
-               a relative path is taken from the repo root)
+``LAB_DATASET``    ``cifar10`` (the real data) or ``synthetic`` (the offline stand-in)
+``LAB_PROFILE``    ``full`` (the tutorial's sizes), ``quick`` (live demo) or ``smoke`` (CI)
+``LAB_DEVICE``     ``auto``, ``cpu`` or ``cuda``
+``LAB_DATA_DIR``   the folder that holds the datasets; it may be shared and read-only
+                 (default: ``data/`` at the repo root)
+``LAB_OUTPUT_DIR`` the folder a run writes to: checkpoints, run logs, tables, figures; one per
+                 learner (default: ``outputs/`` at the repo root)
+
+A relative path is taken from the repo root, wherever the code runs from.
 
 An unknown value is an error that lists the allowed values; nothing is replaced silently.
 """
@@ -41,16 +45,15 @@ class Profile:
     batch_size: int
     epochs: int
     lr: float
-    description: str
 
 
 PROFILES = {
-    "full": Profile("full", None, None, batch_size=4, epochs=2, lr=0.001,
-                    description="the tutorial's own sizes: every image, batch 4, 2 epochs"),
-    "quick": Profile("quick", 10_000, 2_000, batch_size=16, epochs=3, lr=0.02,
-                     description="a live demo: about a minute per notebook on a laptop CPU"),
-    "smoke": Profile("smoke", 4_000, 1_000, batch_size=16, epochs=3, lr=0.02,
-                     description="CI: the smallest run that still shows learning"),
+    # the tutorial's own sizes: every image, batch 4, 2 epochs
+    "full": Profile("full", None, None, batch_size=4, epochs=2, lr=0.001),
+    # a live demo: a subset, so that each notebook runs in about a minute on a laptop CPU
+    "quick": Profile("quick", 10_000, 2_000, batch_size=16, epochs=3, lr=0.02),
+    # the tests: the smallest run that still shows learning
+    "smoke": Profile("smoke", 4_000, 1_000, batch_size=16, epochs=3, lr=0.02),
 }
 
 ALLOWED = {
@@ -68,20 +71,30 @@ class Settings:
     profile: Profile
     device: str
     data_dir: Path
+    output_dir: Path
 
     @property
     def checkpoint_dir(self) -> Path:
-        """Where notebooks save checkpoints: inside LAB_DATA_DIR, like everything the workshop writes."""
-        return self.data_dir / "checkpoints"
+        """Where notebooks save checkpoints: in this learner's LAB_OUTPUT_DIR, never with the data."""
+        return self.output_dir / "checkpoints"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Where run logs go (for example the DDP runs of notebook 07), in LAB_OUTPUT_DIR."""
+        return self.output_dir / "runs"
 
     def summary(self) -> str:
-        """One line that says how this run is set up."""
+        """What this run reads and writes, one setting per line."""
         p = self.profile
         train = "all" if p.train_size is None else f"{p.train_size:,}"
         test = "all" if p.test_size is None else f"{p.test_size:,}"
-        return (f"LAB_DATASET={self.dataset}  LAB_PROFILE={p.name} "
-                f"(train {train}, test {test}, batch {p.batch_size}, {p.epochs} epochs)  "
-                f"LAB_DEVICE={self.device}  LAB_DATA_DIR={self.data_dir}")
+        return "\n".join([
+            f"LAB_DATASET={self.dataset}",
+            f"LAB_PROFILE={p.name}  (train {train}, test {test}, batch {p.batch_size}, {p.epochs} epochs)",
+            f"LAB_DEVICE={self.device}",
+            f"LAB_DATA_DIR={self.data_dir}  (datasets; may be shared and read-only)",
+            f"LAB_OUTPUT_DIR={self.output_dir}  (what this run writes)",
+        ])
 
 
 def _choice(environ, name: str) -> str:
@@ -93,19 +106,43 @@ def _choice(environ, name: str) -> str:
     return value
 
 
+def _folder(environ, name: str, default: str) -> Path:
+    """A folder setting: ~ expanded, relative paths taken from the repo root, never a file."""
+    raw = environ.get(name, "").strip()
+    folder = Path(raw).expanduser() if raw else REPO_ROOT / default
+    if not folder.is_absolute():  # relative to the repo root, wherever the code runs from
+        folder = REPO_ROOT / folder
+    folder = folder.resolve()
+    if folder.exists() and not folder.is_dir():
+        raise LabError(f"{name}={folder} exists but is a file, not a folder. "
+                       f"Point {name} at a folder (or unset it to use {REPO_ROOT / default}).")
+    return folder
+
+
 def load_settings(environ=None) -> Settings:
     """Read and check the ``LAB_*`` variables (from ``os.environ`` unless a dict is given)."""
     environ = os.environ if environ is None else environ
     dataset = _choice(environ, "LAB_DATASET")
     profile = PROFILES[_choice(environ, "LAB_PROFILE")]
     device = _choice(environ, "LAB_DEVICE")
+    data_dir = _folder(environ, "LAB_DATA_DIR", "data")
+    output_dir = _folder(environ, "LAB_OUTPUT_DIR", "outputs")
+    if output_dir == data_dir:
+        raise LabError(f"LAB_OUTPUT_DIR and LAB_DATA_DIR are the same folder ({data_dir}). Keep them "
+                       "apart: the data may be shared by a class, the outputs are yours. "
+                       "Unset LAB_OUTPUT_DIR to use outputs/ in your checkout.")
+    return Settings(dataset=dataset, profile=profile, device=device, data_dir=data_dir,
+                    output_dir=output_dir)
 
-    raw_dir = environ.get("LAB_DATA_DIR", "").strip()
-    data_dir = Path(raw_dir).expanduser() if raw_dir else REPO_ROOT / "data"
-    if not data_dir.is_absolute():  # relative to the repo root, wherever the code runs from
-        data_dir = REPO_ROOT / data_dir
-    data_dir = data_dir.resolve()
-    if data_dir.exists() and not data_dir.is_dir():
-        raise LabError(f"LAB_DATA_DIR={data_dir} exists but is a file, not a folder. "
-                       f"Point LAB_DATA_DIR at a folder (or unset it to use {REPO_ROOT / 'data'}).")
-    return Settings(dataset=dataset, profile=profile, device=device, data_dir=data_dir)
+
+def writable_folder(folder: Path, what: str) -> Path:
+    """Create ``folder`` if needed and check that this user can write there; return it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LabError(f"Cannot create {folder} for {what} ({e.strerror}). "
+                       "Set LAB_OUTPUT_DIR to a folder of your own.") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise LabError(f"Cannot write {what} into {folder}: it is not writable for you. "
+                       "Set LAB_OUTPUT_DIR to a folder of your own.")
+    return folder

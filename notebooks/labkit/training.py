@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import tempfile
@@ -148,11 +149,14 @@ def fit(model, train_loader, test_loader, loss_fn, optimizer, device, epochs: in
             if checkpoint_path is not None:
                 save_checkpoint(checkpoint_path, model, optimizer, history)
     except KeyboardInterrupt:
-        # An interrupt can fall between two appends: keep only the epochs recorded in full.
+        # An interrupt can fall between two appends: keep only what was recorded in full,
+        # both for the finished epochs and for the running loss (step, step_loss).
         keys = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")
         done = min(len(history[k]) for k in keys)
         for k in keys:
             del history[k][done:]
+        logged = min(len(history["step"]), len(history["step_loss"]))
+        del history["step"][logged:], history["step_loss"][logged:]
         print(f"Interrupted during epoch {epoch}. The model keeps its latest weights; the history "
               f"holds {done} finished epoch(s). Call fit(..., history=history) to continue.")
     return history
@@ -204,12 +208,17 @@ def load_checkpoint(path, model, optimizer=None, device="cpu") -> dict:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
-        if "Unsupported global" in str(e) or "allowed global" in str(e):
+        # Ask torch which Python objects the file holds, rather than parse its message's wording.
+        try:
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception:   # not a checkpoint at all: garbage, or cut short
+            unsafe = []
+        if unsafe:
             raise LabError(
-                f"{path} holds Python objects, not only tensors (for example a whole model saved "
-                "with torch.save(model)); torch.load(weights_only=True) refuses it because loading "
-                "it could run any code. If you wrote it yourself, load it once with "
-                "weights_only=False and save it again with save_checkpoint.") from None
+                f"{path} holds Python objects, not only tensors ({', '.join(unsafe[:3])}: for "
+                "example a whole model saved with torch.save(model)); torch.load(weights_only=True) "
+                "refuses it because loading it could run any code. If you wrote it yourself, load "
+                "it once with weights_only=False and save it again with save_checkpoint.") from None
         raise LabError(f"{path} is not a readable checkpoint (truncated or corrupt: {e}). "
                        "Delete it and save the model again.") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
@@ -218,20 +227,162 @@ def load_checkpoint(path, model, optimizer=None, device="cpu") -> dict:
     if not isinstance(state, dict) or "model" not in state:
         raise LabError(f"{path} is not a checkpoint written by save_checkpoint.")
     saved_class = state.get("model_class", "?")
-    own = model.state_dict()
-    missing = [k for k in own if k not in state["model"]]
-    unexpected = [k for k in state["model"] if k not in own]
-    reshaped = [f"{k} {tuple(state['model'][k].shape)} vs {tuple(v.shape)}"
-                for k, v in own.items() if k in state["model"] and state["model"][k].shape != v.shape]
-    if missing or unexpected or reshaped:
-        details = "; ".join(part for part in (
-            f"missing {', '.join(missing)}" if missing else "",
-            f"unexpected {', '.join(unexpected)}" if unexpected else "",
-            f"different shapes {', '.join(reshaped)}" if reshaped else "") if part)
+    # load_state_dict checks every key and shape itself (strict=True) and raises RuntimeError
+    # listing the missing, unexpected and mis-shaped ones. It may have copied the tensors that
+    # did fit by then, so we keep the current weights to put them back.
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    try:
+        model.load_state_dict(state["model"], strict=True)
+    except RuntimeError as e:
+        model.load_state_dict(before)
         raise LabError(f"{path} holds a {saved_class}, which does not fit this "
-                       f"{type(model).__name__} ({details}). Load it into a {saved_class}, "
-                       "or train and save this model.")
-    model.load_state_dict(state["model"])
+                       f"{type(model).__name__}: {e}. Load it into a {saved_class}, "
+                       "or train and save this model.") from None
     if optimizer is not None and "optimizer" in state:
-        optimizer.load_state_dict(state["optimizer"])
+        try:
+            optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as e:
+            raise LabError(f"{path} holds the state of an optimizer that does not fit this one "
+                           f"({e}). The model's weights were loaded; create the optimizer with the "
+                           "same parameter groups as when you saved, or load without optimizer=.") from None
     return state
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing a learning rate (notebook 04) and the most confident mistakes (notebook 05)
+# --------------------------------------------------------------------------------------------
+
+def _batches_forever(loader):
+    """The loader's batches, epoch after epoch, for as long as they are asked for."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise LabError("The loader gave no batch at all: it has nothing to train on.")
+
+
+def lr_range_test(model, loader, loss_fn, optimizer, device, start_lr: float = 1e-5,
+                  end_lr: float = 1.0, steps: int = 200, beta: float = 0.9,
+                  stop_factor: float = 4.0, progress: bool = True) -> dict:
+    """The learning-rate range test, as notebook 04 writes it out.
+
+    Trains ``model`` for ``steps`` batches while the learning rate grows exponentially from
+    ``start_lr`` to ``end_lr`` (multiplied by the same factor at every step) and records the
+    loss of each batch, smoothed with an exponential moving average (``beta``). It stops early
+    once the smoothed loss is more than ``stop_factor`` times the lowest one: the loss has blown
+    up. The model and the optimizer are changed: give it a fresh copy you can throw away.
+    Returns ``{"lr": [...], "loss": [...] (smoothed), "raw_loss": [...]}``.
+    """
+    if not 0 < start_lr < end_lr:
+        raise LabError(f"lr_range_test needs 0 < start_lr < end_lr, got {start_lr} and {end_lr}.")
+    if steps < 2:
+        raise LabError(f"lr_range_test needs at least 2 steps, got {steps}.")
+    factor = (end_lr / start_lr) ** (1 / (steps - 1))     # lr of step k: start_lr * factor**k
+    model.train()
+    lrs, smoothed, raw = [], [], []
+    average, best = 0.0, float("inf")
+    bar = tqdm(total=steps, desc="lr range test", leave=False, disable=not progress)
+    batches = _batches_forever(loader)
+    for k in range(steps):
+        lr = start_lr * factor ** k
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        images, labels = next(batches)
+        images, labels = images.to(device), labels.to(device)
+        if k == 0:
+            _check_same_device(model, images, device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        value = loss.item()                          # needed now: it decides whether to stop
+        average = beta * average + (1 - beta) * value
+        smooth = average / (1 - beta ** (k + 1))     # corrects the start of the average from 0
+        lrs.append(lr)
+        raw.append(value)
+        smoothed.append(smooth)
+        bar.update(1)
+        best = min(best, smooth)
+        if not math.isfinite(smooth) or smooth > stop_factor * best:
+            break                                    # the loss blew up: larger lrs teach nothing
+    bar.total = bar.n                                # stopped early on purpose: the bar is complete
+    bar.refresh()
+    bar.close()
+    return {"lr": lrs, "loss": smoothed, "raw_loss": raw}
+
+
+def suggest_lr(lrs, losses, skip: int = 10) -> dict:
+    """Read a range test: the learning rate of the steepest descent, and of the lowest loss.
+
+    ``"steepest"``: where the smoothed loss falls fastest per factor of learning rate (its
+    slope against log(lr) is most negative), looking only before the lowest loss and after
+    the first ``skip`` points (the moving average is still settling there). ``"minimum"``:
+    the learning rate of the lowest loss; one tenth of it is another common choice.
+    """
+    if len(lrs) != len(losses) or len(lrs) < 3:
+        raise LabError("suggest_lr needs matching lists of at least 3 learning rates and losses.")
+    lowest = min(range(len(losses)), key=lambda i: losses[i])
+    start = min(skip, max(lowest - 2, 0))
+    log_lr = [math.log10(lr) for lr in lrs]
+    slopes = {i: (losses[i + 1] - losses[i - 1]) / (log_lr[i + 1] - log_lr[i - 1])
+              for i in range(max(start, 1), max(lowest, 2))}
+    steepest = min(slopes, key=slopes.get)
+    return {"steepest": lrs[steepest], "steepest_index": steepest,
+            "minimum": lrs[lowest], "minimum_index": lowest}
+
+
+@torch.no_grad()
+def per_image_losses(model, loader, device, loss_fn=None) -> dict:
+    """Loss, true class, predicted class and the predicted class's probability of every image.
+
+    In the loader's order, as CPU tensors. ``loss_fn`` must give one loss per image
+    (``reduction="none"``); the default is ``nn.functional.cross_entropy(..., reduction="none")``.
+    """
+    model.eval()
+    if loss_fn is None:
+        loss_fn = lambda outputs, labels: torch.nn.functional.cross_entropy(outputs, labels, reduction="none")  # noqa: E731
+    losses, labels_, predictions, probabilities = [], [], [], []
+    for images, labels in loader:
+        images, labels = images.to(device), labels.to(device)
+        outputs = model(images)
+        probs = torch.softmax(outputs.float(), dim=1)
+        confidence, predicted = probs.max(dim=1)
+        losses.append(loss_fn(outputs, labels).float().cpu())
+        labels_.append(labels.cpu())
+        predictions.append(predicted.cpu())
+        probabilities.append(confidence.cpu())
+    return {"loss": torch.cat(losses), "label": torch.cat(labels_),
+            "prediction": torch.cat(predictions), "probability": torch.cat(probabilities)}
+
+
+def top_losses(results: dict, k: int = 16, wrong_only: bool = True) -> torch.Tensor:
+    """Positions of the ``k`` images with the largest loss (the most confident mistakes first).
+
+    ``results`` is what ``per_image_losses`` returns. With ``wrong_only`` (the default), only
+    misclassified images count. Ties keep the loader's order.
+    """
+    loss = results["loss"]
+    candidates = torch.arange(len(loss))
+    if wrong_only:
+        candidates = candidates[results["prediction"] != results["label"]]
+    order = torch.sort(loss[candidates], descending=True, stable=True).indices
+    return candidates[order[:k]]
+
+
+def most_confused(cm: torch.Tensor, k: int = 5) -> list[tuple[int, int, int]]:
+    """The ``k`` largest off-diagonal cells of a confusion matrix: (true, predicted, count).
+
+    Largest count first; cells with a count of 0 are left out.
+    """
+    mistakes = cm.clone()
+    mistakes.fill_diagonal_(0)
+    n = cm.shape[1]
+    values, indices = torch.sort(mistakes.flatten(), descending=True, stable=True)
+    pairs = []
+    for count, index in zip(values.tolist(), indices.tolist()):
+        if count == 0 or len(pairs) == k:
+            break
+        pairs.append((index // n, index % n, count))
+    return pairs
