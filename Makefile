@@ -46,6 +46,7 @@ lab: $(STAMP)
 	@$(BIN)/python tools/port_free.py $(PORT)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
 		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks --no-browser \
+		--LabApp.extension_manager=readonly --LanguageServerManager.autodetect=False \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)

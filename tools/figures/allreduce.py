@@ -10,15 +10,12 @@ four copies of the model stay identical. Used by notebooks/07_scaling_out.ipynb.
 Matplotlib only, no randomness: the same PNG every run.
 """
 
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from _common import ROOT, out_folder, save, use_fonts  # noqa: F401  (tools/figures/_common.py)
 
-matplotlib.use("Agg")  # no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle  # noqa: E402
-
-OUT = Path(__file__).resolve().parents[2] / "images" / "allreduce.png"
+NAME = "allreduce.png"
 
 # One colour per process (rank 0..3).
 COLOURS = ("#1f77b4", "#e6730f", "#2ca02c", "#8e44ad")
@@ -47,7 +44,7 @@ def arrow(ax, start, end, colour="#333333"):
 
 
 def main() -> None:
-    plt.rcParams["font.family"] = "DejaVu Sans"  # ships with matplotlib: same glyphs everywhere
+    use_fonts()
     fig, ax = plt.subplots(figsize=(9.0, 6.4), dpi=100)
     ax.set_xlim(0, 12.2)
     ax.set_ylim(0.2, 10.2)
@@ -94,10 +91,7 @@ def main() -> None:
             "the copies stay identical.", ha="center", fontsize=10, color="#333333")
 
     fig.tight_layout(pad=0.2)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(OUT, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    print(f"wrote {OUT}")
+    save(fig, out_folder() / NAME)
 
 
 if __name__ == "__main__":

@@ -11,18 +11,12 @@ eight of each class in the training set's own order, so the figure is the same o
 OUTPUT_FOLDER defaults to the repository's images/ folder.
 """
 
-import sys
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")  # no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "notebooks"))  # `import labkit`, as the notebooks do
-from labkit.data import CIFAR10_FOLDER, damaged_files, load_cifar10, load_synthetic  # noqa: E402
-from labkit.settings import load_settings  # noqa: E402
+from labkit.data import CIFAR10_FOLDER, damaged_files, load_cifar10, load_synthetic
+from labkit.settings import load_settings
+from _common import ROOT, out_folder, save, use_fonts  # noqa: F401  (tools/figures/_common.py)
 
 PER_CLASS = 8
 
@@ -39,9 +33,8 @@ def pick_dataset():
 
 
 def main() -> None:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "images"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plt.rcParams["font.family"] = "DejaVu Sans"  # ships with matplotlib: same glyphs everywhere
+    out_dir = out_folder()
+    use_fonts()
     dataset, is_real = pick_dataset()
     classes = dataset.classes
     # dataset.data: every image as uint8 (N, 32, 32, 3); dataset.targets: their class numbers.
@@ -78,9 +71,8 @@ def main() -> None:
     fig.text(0.5, 1 - 0.42 / height, note, ha="center", va="top", fontsize=8, color="#444444")
     fig.subplots_adjust(left=label_width / width, right=1 - 0.1 / width, top=1 - header / height,
                         bottom=0.02 / height, wspace=0.08, hspace=0.12)
-    fig.savefig(out_dir / "classes.png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    print(f"wrote {out_dir / 'classes.png'} ({'CIFAR-10' if is_real else 'offline stand-in'})")
+    save(fig, out_dir / "classes.png")
+    print(f"(drawn from {'CIFAR-10' if is_real else 'the offline stand-in'})")
 
 
 if __name__ == "__main__":

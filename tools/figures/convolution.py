@@ -11,19 +11,14 @@ Deterministic: the same script always writes the same bytes (checked by tests/te
 OUTPUT_FOLDER defaults to the repository's images/ folder.
 """
 
-import sys
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from matplotlib.animation import FuncAnimation, PillowWriter
+from matplotlib.patches import Rectangle
+from _common import ROOT, out_folder, save, use_fonts  # noqa: F401  (tools/figures/_common.py)
 
-matplotlib.use("Agg")  # no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
 
 # Notebook 03, section 1: one 5x5 image with one channel, a 3x3 kernel and a bias.
 IMAGE = [[1, 2, 0, 1, 3],
@@ -141,17 +136,15 @@ def draw(ax, output, step: int) -> None:
 
 
 def main() -> None:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "images"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plt.rcParams["font.family"] = "DejaVu Sans"  # ships with matplotlib: same glyphs everywhere
+    out_dir = out_folder()
+    use_fonts()
     output = compute_output()
 
     # The still: the middle position, with the first four outputs already filled in.
     fig, ax = plt.subplots(figsize=(8.5, 4.0), dpi=100)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01)
     draw(ax, output, step=4)
-    fig.savefig(out_dir / "convolution.png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    save(fig, out_dir / "convolution.png")
 
     # The animation: nine positions, then the finished output held for two frames.
     fig, ax = plt.subplots(figsize=(8.5, 4.0), dpi=80)
@@ -160,8 +153,7 @@ def main() -> None:
     animation = FuncAnimation(fig, lambda k: draw(ax, output, steps[k]), frames=len(steps))
     animation.save(out_dir / "convolution.gif", writer=PillowWriter(fps=1), dpi=80)
     plt.close(fig)
-    for name in ("convolution.png", "convolution.gif"):
-        print(f"wrote {out_dir / name}")
+    print(f"wrote {out_dir / 'convolution.gif'}")
 
 
 if __name__ == "__main__":

@@ -8,15 +8,12 @@ The numbers are the ones notebook 03 pools in code, so the picture and the cell 
 Deterministic: the same script always writes the same bytes.
 """
 
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, Rectangle
+from _common import ROOT, out_folder, save, use_fonts  # noqa: F401  (tools/figures/_common.py)
 
-matplotlib.use("Agg")  # no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
-
-OUT = Path(__file__).resolve().parents[2] / "images" / "maxpool.png"
+NAME = "maxpool.png"
 
 # The input of notebook 03's pooling example (one channel, 4x4).
 GRID = [[1, 3, 2, 1],
@@ -41,7 +38,7 @@ def draw_cell(ax, x, y, text, face, edge="white", bold=False, size=15, lw=1.5):
 
 
 def main() -> None:
-    plt.rcParams["font.family"] = "DejaVu Sans"  # ships with matplotlib: same glyphs everywhere
+    use_fonts()
     fig, ax = plt.subplots(figsize=(7.2, 3.6), dpi=100)
     ax.set_xlim(-0.3, 9.7)
     ax.set_ylim(-0.9, 4.9)
@@ -88,10 +85,7 @@ def main() -> None:
     ax.text(x0 + 1, 3.35, "output: 2 × 2", ha="center", fontsize=12)
 
     fig.tight_layout(pad=0.2)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(OUT, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    print(f"wrote {OUT}")
+    save(fig, out_folder() / NAME)
 
 
 if __name__ == "__main__":

@@ -10,19 +10,13 @@ Deterministic: the same script always writes the same bytes. OUTPUT_FOLDER defau
 """
 
 import math
-import sys
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.patches import FancyArrowPatch, Rectangle
 
-matplotlib.use("Agg")  # no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "notebooks"))  # `import labkit`, as the notebooks do
-from labkit.models import Net  # noqa: E402
+from labkit.models import Net
+from _common import ROOT, out_folder, save, use_fonts  # noqa: F401  (tools/figures/_common.py)
 
 EDGE = "#333333"
 RGB = ("#e57373", "#81c784", "#64b5f6")
@@ -116,9 +110,8 @@ def code_of(name, module, params):
 
 
 def main() -> None:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "images"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plt.rcParams["font.family"] = "DejaVu Sans"  # ships with matplotlib: same glyphs everywhere
+    out_dir = out_folder()
+    use_fonts()
     steps, total = measure()
 
     fig, ax = plt.subplots(figsize=(11, 7.2), dpi=100)
@@ -183,9 +176,7 @@ def main() -> None:
             ha="right", va="center", fontsize=8, color="#777777")
 
     fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01)
-    fig.savefig(out_dir / "network.png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    print(f"wrote {out_dir / 'network.png'}")
+    save(fig, out_dir / "network.png")
 
 
 if __name__ == "__main__":

@@ -11,17 +11,12 @@ Left: the paths on the contour lines of the loss. Right: the loss after every st
 Deterministic: the same script always writes the same bytes. OUTPUT_FOLDER defaults to images/.
 """
 
-import sys
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from _common import ROOT, out_folder, save, use_fonts  # noqa: F401  (tools/figures/_common.py)
 
-matplotlib.use("Agg")  # no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
 START = (-4.0, 1.5)
 STEPS = 50
 
@@ -55,9 +50,8 @@ def trajectory(make_optimizer):
 
 
 def main() -> None:
-    out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "images"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    plt.rcParams["font.family"] = "DejaVu Sans"  # ships with matplotlib: same glyphs everywhere
+    out_dir = out_folder()
+    use_fonts()
 
     fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=100,
                                       gridspec_kw={"width_ratios": [1.55, 1]})
@@ -97,9 +91,7 @@ def main() -> None:
     fig.suptitle("Three optimizers from torch.optim, same start, same number of steps",
                  fontsize=13, fontweight="bold")
     fig.tight_layout()
-    fig.savefig(out_dir / "optimizers.png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    print(f"wrote {out_dir / 'optimizers.png'}")
+    save(fig, out_dir / "optimizers.png")
 
 
 if __name__ == "__main__":

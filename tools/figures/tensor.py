@@ -8,16 +8,15 @@ batch of two such images as a 4-D tensor (N, C, H, W).
 Matplotlib only, no randomness: the same PNG every run. Used by notebooks/01_tensors.ipynb.
 """
 
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, Rectangle
+from _common import ROOT, out_folder, save, use_fonts  # noqa: F401  (tools/figures/_common.py)
 
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "images" / "tensor.png"
+NAME = "tensor.png"
 
 CELL = 1.0          # side of one element's square, in data units
 EDGE = "#333333"
@@ -121,10 +120,7 @@ def main():
     ax.plot([0.3, 19.7], [8.25, 8.25], color="#cccccc", lw=1)
 
     fig.subplots_adjust(left=0.01, right=0.99, top=0.99, bottom=0.01)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(OUT, dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    save(fig, out_folder() / NAME)
 
 
 if __name__ == "__main__":

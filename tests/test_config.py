@@ -1,0 +1,90 @@
+"""The set-up files agree with each other and do what the README promises: `make lab` is private
+and refuses a busy port, the version floor is stated once and proven, nothing edits sys.path."""
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def recipe(target):
+    makefile = (ROOT / "Makefile").read_text()
+    return makefile.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+
+
+def test_make_lab_binds_to_localhost_with_a_token_and_never_moves_port():
+    lab = recipe("lab")
+    assert "--ServerApp.ip=127.0.0.1" in lab and "--ServerApp.port_retries=0" in lab
+    assert "tools/port_free.py $(PORT)" in lab
+    for forbidden in ("0.0.0.0", "token=''", 'token=""', "token= ", "--no-token", "disable_check_xsrf"):
+        assert forbidden not in lab
+
+
+def test_a_busy_port_is_a_clear_error_before_jupyter_starts():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run([sys.executable, "tools/port_free.py", str(port)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in r.stderr and f"PORT={port + 1}" in r.stderr
+    r = subprocess.run([sys.executable, "tools/port_free.py", str(port)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_jupyterlab_news_and_update_checks_are_off():
+    overrides = json.loads((ROOT / "tools/jupyterlab/overrides.json").read_text())
+    notification = overrides["@jupyterlab/apputils-extension:notification"]
+    assert notification["fetchNews"] == "false" and notification["checkForUpdates"] is False
+    assert "tools/jupyterlab/overrides.json" in (ROOT / "Makefile").read_text()
+
+
+def _floor(text, name):
+    m = re.search(rf"^\s*-?\s*{name}\s*>=\s*([0-9.]+)", text, re.M)
+    assert m, f"no floor for {name}"
+    return tuple(int(x) for x in m.group(1).split("."))
+
+
+def test_the_version_floor_is_stated_once_everywhere_and_admits_the_gpu_machines_torch():
+    requirements = (ROOT / "requirements.txt").read_text()
+    conda = (ROOT / "environment.yml").read_text()
+    oldest = re.search(r"OLDEST_TORCH := torch==([0-9.]+) torchvision==([0-9.]+)",
+                       (ROOT / "Makefile").read_text())
+    torch_floor, vision_floor = _floor(requirements, "torch"), _floor(requirements, "torchvision")
+    assert _floor(conda, "pytorch") == torch_floor and _floor(conda, "torchvision") == vision_floor
+    assert tuple(int(x) for x in oldest.group(1).split("."))[:2] == torch_floor[:2]
+    assert tuple(int(x) for x in oldest.group(2).split("."))[:2] == vision_floor[:2]
+    assert torch_floor <= (2, 11) and vision_floor <= (0, 26)   # the GPU machines' releases
+
+
+def test_constraints_pin_releases_the_requirements_allow():
+    pins = dict(line.split("==", 1) for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    requirements = (ROOT / "requirements.txt").read_text()
+    for name in ("torch", "torchvision", "numpy", "matplotlib", "tqdm", "jupyterlab", "nbval", "pytest"):
+        version = tuple(int(x) for x in re.match(r"[0-9.]+", pins[name]).group(0).rstrip(".").split("."))
+        assert version >= _floor(requirements, name), name
+
+
+@pytest.mark.parametrize("folder", ["tests", "tools", "benchmarks", "notebooks"])
+def test_nothing_edits_sys_path_to_find_labkit(folder):
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / folder).rglob("*.py")
+                 if "sys.path.insert" in p.read_text() or "sys.path.append" in p.read_text()]
+    offenders += [str(p.relative_to(ROOT)) for p in (ROOT / folder).glob("*.ipynb")
+                  if "sys.path" in p.read_text()]
+    assert offenders == [], "labkit is installed (pip install -e .): import it directly"
+
+
+def test_no_instructions_to_run_from_the_notebooks_folder():
+    texts = [ROOT / "README.md", *ROOT.glob("labs/**/*.md"), *ROOT.glob("notebooks/*.ipynb")]
+    offenders = [str(p.relative_to(ROOT)) for p in texts
+                 if re.search(r"cd notebooks|from `?notebooks/`?\)|run it from .?notebooks", p.read_text())]
+    assert offenders == []
