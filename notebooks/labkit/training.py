@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import re
 import tempfile
 import time
 import zipfile
@@ -208,11 +209,15 @@ def load_checkpoint(path, model, optimizer=None, device="cpu") -> dict:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as e:
-        # Ask torch which Python objects the file holds, rather than parse its message's wording.
+        # Ask torch which Python objects the file holds (torch >= 2.6); older releases name the
+        # first one in their message ("Unsupported global: GLOBAL labkit.models.Net ...").
+        unsafe_globals = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
         try:
-            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+            unsafe = unsafe_globals(path) if unsafe_globals else None
         except Exception:   # not a checkpoint at all: garbage, or cut short
             unsafe = []
+        if unsafe is None:
+            unsafe = re.findall(r"Unsupported (?:global|class):? (?:GLOBAL )?([\w.]+)", str(e))
         if unsafe:
             raise LabError(
                 f"{path} holds Python objects, not only tensors ({', '.join(unsafe[:3])}: for "
