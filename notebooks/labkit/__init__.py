@@ -1,10 +1,14 @@
 """labkit: the small helper package the workshop's notebooks share.
 
-Each function here was first written out and explained in a notebook; later notebooks import it.
+Each function a notebook imports from here was first written out and explained in an earlier
+notebook (or earlier in the same one); tests/ checks labkit against the code written there.
+Two modules are infrastructure that no notebook teaches: ``standin`` (the offline data set) and
+``__main__`` (the ``python -m labkit`` commands).
 
-    settings  the LAB_* run settings          devices   device choice, moving batches, timing
-    data      CIFAR-10 and the stand-in       models    Net, a linear baseline, SmallResNet
+    settings  the LAB_* run settings          devices   device choice and timing that waits for the GPU
+    data      CIFAR-10, transforms, loaders   models    Net, a linear baseline, SmallResNet
     training  loop, evaluation, checkpoints   plots     image grids, curves, confusion matrix
+    standin   the offline stand-in            __main__  download, prepare-offline, check
 """
 
 from .settings import LabError, load_settings

@@ -209,7 +209,8 @@ def as_tensors(dataset, mean=TUTORIAL_MEAN, std=TUTORIAL_STD, device="cpu"):
     """All images of a CIFAR-10-style data set as one normalised float tensor (N, 3, 32, 32).
 
     Does at once, for every image, what ``ToTensor`` + ``Normalize`` do one PIL image at a time.
-    Works on a ``CIFAR10`` (or the stand-in) and on a ``Subset`` of one.
+    Works on a ``CIFAR10`` (or the stand-in) and on a ``Subset`` of one. It reads the raw pixels:
+    the data set's own ``transform`` (augmentation included) is not applied.
     """
     base, indices = dataset, None
     if isinstance(dataset, Subset):

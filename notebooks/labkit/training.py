@@ -31,7 +31,7 @@ def new_history() -> dict:
 
 def _check_same_device(model, images, device):
     param = next(model.parameters(), None)
-    if param is not None and param.device.type != images.device.type:
+    if param is not None and param.device != images.device:   # cuda:0 and cuda:1 differ too
         raise LabError(
             f"The model is on {param.device} but the images are on {images.device}. "
             f"Move both to the same device: model.to(device) before creating the optimizer, "
@@ -124,7 +124,8 @@ def fit(model, train_loader, test_loader, loss_fn, optimizer, device, epochs: in
         log_every: int | None = None) -> dict:
     """Train for ``epochs`` more epochs, testing after each; returns the history.
 
-    Pass the history of an earlier call to continue it. With ``checkpoint_path``, a checkpoint
+    Pass the history of an earlier call to continue it: ``fit`` appends to that same dictionary
+    (and returns it), so it survives an interrupt. With ``checkpoint_path``, a checkpoint
     is written (atomically) after every epoch. If you interrupt the kernel, the epoch in progress
     stops, the model keeps its latest weights, and the finished epochs stay in the history.
     """
