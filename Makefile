@@ -73,7 +73,7 @@ test-oldest:
 	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(OLDEST_VENV)/bin/python -m pip install --quiet -r requirements.txt $(OLDEST_TORCH) -e .
 	$(OLDEST_VENV)/bin/python -c "import torch, torchvision; print('test-oldest: torch', torch.__version__, 'torchvision', torchvision.__version__)"
-	$(OLDEST_VENV)/bin/python -m pytest -p no:randomly --deselect tests/test_notebooks_rerun.py
+	$(OLDEST_VENV)/bin/python -m pytest --no-rerun
 
 test-ui: $(STAMP)
 	bash tools/install_ui_deps.sh $(BIN)/python

@@ -7,14 +7,20 @@ one who it is:
     # two processes on this machine (CPU or 2 GPUs):
     torchrun --standalone --nproc_per_node=2 train_ddp.py
 
-    # one machine with 8 GPUs, one process per GPU; learning rate x 8 for 8 times the batch:
-    torchrun --standalone --nproc_per_node=gpu train_ddp.py --batch-size 16 --lr 0.16
+    # one machine with 8 GPUs, one process per GPU, the wider network (a GPU needs the work),
+    # batch 128 per GPU (1,024 in all) and a linear warm-up of the learning rate over 2 epochs:
+    torchrun --standalone --nproc_per_node=gpu train_ddp.py \\
+        --model resnet --batch-size 128 --lr 0.4 --warmup-epochs 2 --epochs 10
 
     # two machines with 8 GPUs each: the same command on both; 10.0.0.2 is the first one's
     # private address (the rendezvous numbers the machines, so no --node_rank is needed):
     torchrun --nnodes=2 --nproc_per_node=8 \\
         --rdzv_backend=c10d --rdzv_endpoint=10.0.0.2:29500 --rdzv_id=cifar-ddp \\
-        train_ddp.py --batch-size 16 --lr 0.32
+        train_ddp.py --model resnet --batch-size 128 --lr 0.8 --warmup-epochs 2 --epochs 10
+
+The rendezvous store (a TCPStore, also with --standalone) listens on all the machine's network
+interfaces: keep the cloud firewall / security list closed to the outside. For CPU runs on one
+machine, GLOO_SOCKET_IFNAME=lo (Linux) keeps Gloo's own connections on the loopback interface.
 
 (``python -m torch.distributed.run`` is the same program as ``torchrun``.)
 
@@ -27,8 +33,12 @@ What each process does, in order:
     5. rank 0 alone prints and writes the checkpoint;
     6. leave the group cleanly, also when something went wrong.
 
-The run settings are the notebooks' ``LAB_*`` variables (dataset, profile, device, data folder);
-the options below override the profile's epochs, batch size and learning rate.
+The run settings are the notebooks' ``LAB_*`` variables (dataset, profile, device, data folder,
+output folder); the options below override the profile's epochs, batch size and learning rate,
+choose the network (``--model net`` is the tutorial's, ``--model resnet`` labkit's SmallResNet)
+and add a linear warm-up of the learning rate (``--warmup-epochs``). Checkpoints go to
+``LAB_OUTPUT_DIR/checkpoints`` unless ``--checkpoint`` says otherwise; nothing is written under
+``LAB_DATA_DIR`` except the data set itself, if it has to be fetched.
 """
 
 from __future__ import annotations
@@ -54,7 +64,7 @@ from torch.utils.data.distributed import DistributedSampler
 # so `import labkit` works whatever folder you launch from.
 from labkit.data import CIFAR10_FOLDER, SYNTHETIC_FOLDER, as_tensors, load_datasets
 from labkit.devices import pick_device
-from labkit.models import Net
+from labkit.models import Net, SmallResNet
 from labkit.settings import LabError, load_settings
 from labkit.training import new_history, save_checkpoint, train_one_epoch
 
@@ -67,7 +77,7 @@ def parse_args(argv, settings):
     """The options a learner changes. Defaults come from the LAB_PROFILE profile."""
     profile = settings.profile
     parser = argparse.ArgumentParser(
-        description="Train the tutorial's Net with DistributedDataParallel. "
+        description="Train the tutorial's Net (or SmallResNet) with DistributedDataParallel. "
                     "Launch with: torchrun --standalone --nproc_per_node=2 train_ddp.py")
     parser.add_argument("--epochs", type=int, default=profile.epochs,
                         help=f"passes over the training data (profile: {profile.epochs})")
@@ -75,7 +85,16 @@ def parse_args(argv, settings):
                         help="images per batch in EACH process; the effective batch is this "
                              f"times the number of processes (profile: {profile.batch_size})")
     parser.add_argument("--lr", type=float, default=profile.lr,
-                        help=f"learning rate of SGD (profile: {profile.lr})")
+                        help=f"learning rate of SGD (profile: {profile.lr}); with several processes, "
+                             "scale it with the effective batch (notebook 07, section 7)")
+    parser.add_argument("--warmup-epochs", type=float, default=0.0,
+                        help="raise the learning rate linearly from lr/steps to lr over this many "
+                             "epochs, one step per batch (default 0: no warm-up)")
+    parser.add_argument("--model", choices=("net", "resnet"), default="net",
+                        help="net: the tutorial's Net (default); resnet: labkit's SmallResNet, "
+                             "wide enough to keep a GPU busy")
+    parser.add_argument("--width", type=int, default=64,
+                        help="channels of SmallResNet's first layer (--model resnet only; default 64)")
     parser.add_argument("--checkpoint", default=str(settings.checkpoint_dir / "ddp_net.pt"),
                         help="where rank 0 saves the checkpoint after each epoch "
                              "('' to save none)")
@@ -86,11 +105,13 @@ def parse_args(argv, settings):
     parser.add_argument("--log-every", type=int, default=20,
                         help="record the running loss every this many batches")
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "log_every"):
+    for name in ("epochs", "batch_size", "log_every", "width"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.lr <= 0:
         parser.error("--lr must be positive")
+    if args.warmup_epochs < 0:
+        parser.error("--warmup-epochs must be 0 or more")
     return args
 
 
@@ -101,12 +122,44 @@ def log(*parts):
 
 
 def weights_checksum(model) -> str:
-    """A SHA-256 of every parameter's bytes: equal checksums mean bit-for-bit equal weights."""
+    """A SHA-256 of every parameter's bytes: equal checksums mean bit-for-bit equal weights.
+
+    Parameters only: batch normalisation's running statistics (buffers, in SmallResNet) are
+    updated by each process from its own images after DDP copied rank 0's at the forward's start.
+    """
     digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
+    for name, tensor in model.named_parameters():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def build_model(name: str, num_classes: int, width: int = 64) -> nn.Module:
+    """The network to train: the tutorial's Net, or labkit's SmallResNet of the given width."""
+    if name == "net":
+        return Net(num_classes=num_classes)
+    if name == "resnet":
+        return SmallResNet(num_classes=num_classes, width=width)
+    raise LabError(f"Unknown model {name!r}: choose 'net' or 'resnet'.")
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """The linear warm-up: the fraction of the full learning rate used at optimizer step ``step``
+    (counted from 0): 1/warmup_steps, 2/warmup_steps, ..., then 1 for good."""
+    if warmup_steps <= 0:
+        return 1.0
+    return min(1.0, (step + 1) / warmup_steps)
+
+
+def stepping_scheduler(loader, scheduler):
+    """Yield the loader's batches; after each batch (after its optimizer step) step the scheduler.
+
+    train_one_epoch has no scheduler argument; this wrapper gives the scheduler one step per
+    batch without changing the loop.
+    """
+    for batch in loader:
+        yield batch
+        scheduler.step()
 
 
 def fail_after_first_batch(loader, rank):
@@ -221,11 +274,22 @@ def train(args, settings):
     #    device_ids: the one GPU this process uses (None on the CPU).
     # ------------------------------------------------------------------------------------
     torch.manual_seed(args.seed)
-    model = Net(num_classes=len(train_set.classes)).to(device)     # move BEFORE wrapping
+    model = build_model(args.model, len(train_set.classes), args.width).to(device)   # move BEFORE wrapping
     model = DDP(model, device_ids=[local_rank] if device.type == "cuda" else None)
     loss_fn = nn.CrossEntropyLoss()
     # The optimizer is built after DDP and sees the same parameters (model.parameters()).
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
+
+    # Warm-up (--warmup-epochs): with a large effective batch, the scaled learning rate is too
+    # large for the very first steps, while the weights are still random. LambdaLR multiplies
+    # the learning rate by warmup_factor(step): it rises linearly, batch by batch, to --lr.
+    warmup_steps = round(args.warmup_epochs * len(train_loader))
+    scheduler = None
+    if warmup_steps > 0:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_factor(step, warmup_steps))
+        log(f"warm-up: the learning rate rises from {args.lr / warmup_steps:.3g} to {args.lr:g} "
+            f"over {warmup_steps} steps ({args.warmup_epochs:g} epoch(s))")
 
     # Which rank crashes on purpose (tests and notebook 07 only; normally none).
     fail_rank = os.environ.get(FAIL_RANK_VARIABLE, "").strip()
@@ -239,7 +303,9 @@ def train(args, settings):
         # set_epoch: a different shuffle every epoch, the same on every rank.
         # Without it, every epoch would visit the images in the same order.
         sampler.set_epoch(epoch)
-        loader = train_loader if rank != fail_rank else fail_after_first_batch(train_loader, rank)
+        loader = train_loader if scheduler is None else stepping_scheduler(train_loader, scheduler)
+        if rank == fail_rank:
+            loader = fail_after_first_batch(loader, rank)
 
         # The very same loop as notebook 05 (labkit.training.train_one_epoch): DDP hides all
         # the communication inside loss.backward(). No progress bar: one line per epoch.
@@ -264,6 +330,7 @@ def train(args, settings):
         history["test_loss"].append(test_loss)
         history["test_accuracy"].append(test_accuracy)
         history["seconds"].append(time.perf_counter() - epoch_start)
+        history.setdefault("lr", []).append(optimizer.param_groups[0]["lr"])
         log(f"epoch {epoch}: train loss {train_loss:.3f}, test loss {test_loss:.3f}, "
             f"test accuracy {test_accuracy:.1%} ({history['seconds'][-1]:.1f} s)")
 
@@ -290,6 +357,7 @@ def train(args, settings):
         result = {"world_size": world_size, "backend": backend, "device": device.type,
                   "epochs": args.epochs, "batch_size_per_process": args.batch_size,
                   "effective_batch_size": args.batch_size * world_size, "lr": args.lr,
+                  "model": args.model, "warmup_epochs": args.warmup_epochs,
                   "threads_per_process": torch.get_num_threads(),
                   "train_seconds": train_seconds, "checksums": checksums,
                   "test_accuracy": history["test_accuracy"][-1], "history": history}

@@ -144,3 +144,71 @@ def test_options_default_to_the_profile(settings):
     assert (args.epochs, args.batch_size, args.lr) == (1, 64, 0.08)
     with pytest.raises(SystemExit):
         parse_args(["--batch-size", "0"], settings)
+
+
+def test_model_and_warmup_options(settings):
+    from train_ddp import build_model, parse_args
+    args = parse_args(["--model", "resnet", "--width", "8", "--warmup-epochs", "1.5"], settings)
+    assert (args.model, args.width, args.warmup_epochs) == ("resnet", 8, 1.5)
+    assert parse_args([], settings).model == "net" and parse_args([], settings).warmup_epochs == 0
+    for bad in (["--model", "vgg"], ["--warmup-epochs", "-1"], ["--width", "0"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad, settings)
+    from labkit.models import Net, SmallResNet
+    assert isinstance(build_model("net", 10), Net)
+    resnet = build_model("resnet", 10, width=8)
+    assert isinstance(resnet, SmallResNet) and resnet.layers[0][0].out_channels == 8
+
+
+def test_warmup_raises_the_lr_linearly_once_per_batch():
+    import torch
+    from train_ddp import stepping_scheduler, warmup_factor
+    assert [warmup_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 0) == 1.0
+    w = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([w], lr=0.8, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_factor(step, 4))
+    seen = []
+    for _batch in stepping_scheduler(range(6), scheduler):     # what train_one_epoch's loop does
+        seen.append(optimizer.param_groups[0]["lr"])            # the lr this batch's step uses
+        w.grad = torch.ones(1)
+        optimizer.step()
+    assert seen == pytest.approx([0.2, 0.4, 0.6, 0.8, 0.8, 0.8])
+
+
+def test_one_process_trains_a_small_resnet_with_warmup(tmp_path, monkeypatch, settings):
+    # In this process, as a world of one (no torchrun): the --model and --warmup-epochs paths.
+    import socket
+
+    import torch.distributed as dist
+    from train_ddp import parse_args, train
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for name, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+                        "MASTER_PORT": str(port), "LAB_DEVICE": "cpu"}.items():
+        monkeypatch.setenv(name, value)
+    import train_ddp
+    from labkit.data import profile_subset
+    from labkit.settings import load_settings
+    real_load = train_ddp.load_datasets
+
+    def small_datasets(settings):                          # 256 + 128 images: seconds, not minutes
+        train_set, test_set = (getattr(d, "dataset", d) for d in real_load(settings))
+        return profile_subset(train_set, 256), profile_subset(test_set, 128)
+
+    monkeypatch.setattr(train_ddp, "load_datasets", small_datasets)
+    settings = load_settings()
+    args = parse_args(["--model", "resnet", "--width", "4", "--epochs", "1", "--batch-size", "32",
+                       "--lr", "0.05", "--warmup-epochs", "0.5", "--checkpoint", "",
+                       "--json", str(tmp_path / "result.json")], settings)
+    try:
+        train(args, settings)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["model"] == "resnet" and result["warmup_epochs"] == 0.5
+    assert result["history"]["lr"] == [pytest.approx(0.05)], "after the warm-up the lr is --lr"
+    assert result["world_size"] == 1 and len(result["history"]["train_loss"]) == 1
+    assert result["history"]["batches"] == 8               # 256 images in batches of 32

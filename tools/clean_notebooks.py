@@ -4,21 +4,25 @@
     python tools/clean_notebooks.py NB.ipynb ...    clean only these notebooks
     python tools/clean_notebooks.py --check         only report; exit 1 if any notebook is not clean
 
-Cells whose output nbval compares (marked ``# NBVAL_CHECK_OUTPUT`` or tagged
-``nbval-check-output``) keep their outputs and execution counts: nbval needs them.
-Every other code cell loses its outputs and execution count.
+Cells whose output nbval compares carry the cell tag ``nbval-check-output`` (in the cell's
+metadata, so the learner's code holds no test markers); they keep their outputs and execution
+counts: nbval needs them. Every other code cell loses its outputs and execution count.
+A ``# NBVAL_...`` comment marker in a cell's code is reported by --check: use nbval's cell tags
+(``nbval-check-output``, ``nbval-skip``, ``raises-exception``) instead.
 """
 
 import json
+import re
 import sys
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+CHECK_TAG = "nbval-check-output"
+COMMENT_MARKER = re.compile(r"#\s*NBVAL_[A-Z_]+")
 
 
 def is_checked(cell) -> bool:
-    return ("NBVAL_CHECK_OUTPUT" in "".join(cell.get("source", ""))
-            or "nbval-check-output" in cell.get("metadata", {}).get("tags", []))
+    return CHECK_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def problems(nb) -> list[str]:
@@ -28,6 +32,10 @@ def problems(nb) -> list[str]:
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code":
             continue
+        marker = COMMENT_MARKER.search("".join(cell.get("source", "")))
+        if marker:
+            found.append(f"cell {i} holds the comment marker '{marker.group()}': "
+                         f"use the cell tag {CHECK_TAG!r} (metadata.tags) instead")
         if is_checked(cell):
             if not cell.get("outputs") or cell.get("execution_count") is None:
                 found.append(f"cell {i} is checked by nbval but has no committed output")

@@ -9,6 +9,7 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.textpath import TextPath
 
 from .data import unnormalize
 
@@ -33,30 +34,59 @@ def _finish(fig, title):
     return fig
 
 
+def _caption_width(text: str, fontsize: float) -> float:
+    """How wide ``text`` is drawn, in inches, at ``fontsize`` points (matplotlib's default font)."""
+    return max(TextPath((0, 0), line, size=fontsize).get_extents().width / 72 if line.strip() else 0.0
+               for line in text.split("\n"))
+
+
+def _fit_captions(captions, fontsize: float, ncols: int, width: float, max_width: float = 11.2):
+    """Panel width and column count so that no caption runs into its neighbour.
+
+    Each panel is at least ``width`` inches wide, wider when its longest caption needs it (plus a
+    small gap). When ``ncols`` such panels would make the figure wider than ``max_width`` inches
+    (8 panels of 1.4 inches, what a notebook shows at full size), the grid gets fewer columns,
+    spread evenly over the rows (16 images in 4 rows of 4 rather than 3 of 5 and one of 1).
+    """
+    widest = max((_caption_width(c, fontsize) for c in captions), default=0.0)
+    width = max(width, widest + 0.3)
+    fitting = max(1, int(max_width // width))
+    if fitting < min(ncols, len(captions)):
+        rows = math.ceil(len(captions) / fitting)
+        ncols = math.ceil(len(captions) / rows)
+    return width, ncols
+
+
 def show_images(images: torch.Tensor, labels=None, classes=None, predictions=None,
                 ncols: int = 8, normalized: bool = True, title: str | None = None):
     """Show a batch of images (N, 3, H, W) in a grid, with class names under each.
 
     ``normalized=True`` undoes the tutorial's ``Normalize`` first (x * 0.5 + 0.5), so the
     colours look right. With ``predictions``, each caption reads "true / predicted" and
-    wrong predictions are written in red.
+    wrong predictions are written in red. ``ncols`` is the most images per row: long captions
+    get wider panels, and fewer of them per row, so that no caption runs into its neighbour.
     """
     images = images.detach().cpu()
     if normalized:
         images = unnormalize(images)
     images = images.clamp(0, 1)
-    fig, axes = _grid(len(images), ncols, width=1.4, height=1.8)
-    for i, ax in enumerate(axes):
-        ax.imshow(images[i].permute(1, 2, 0).numpy())  # CHW -> HWC for matplotlib
-        if labels is None:
-            continue
+    captions, colours = [], []
+    for i in range(len(images) if labels is not None else 0):
         true = classes[int(labels[i])] if classes is not None else str(int(labels[i]))
         if predictions is None:
-            ax.set_title(true, fontsize=8)
+            captions.append(true)
+            colours.append("black")
         else:
             pred = classes[int(predictions[i])] if classes is not None else str(int(predictions[i]))
-            wrong = int(predictions[i]) != int(labels[i])
-            ax.set_title(f"{true} / {pred}", fontsize=7, color="red" if wrong else "black")
+            captions.append(f"{true} / {pred}")
+            colours.append("red" if int(predictions[i]) != int(labels[i]) else "black")
+    fontsize = 8
+    width, ncols = _fit_captions(captions, fontsize, ncols, width=1.4)
+    fig, axes = _grid(len(images), ncols, width=width, height=1.8)
+    for i, ax in enumerate(axes):
+        ax.imshow(images[i].permute(1, 2, 0).numpy())  # CHW -> HWC for matplotlib
+        if captions:
+            ax.set_title(captions[i], fontsize=fontsize, color=colours[i])
     return _finish(fig, title)
 
 
@@ -145,3 +175,50 @@ def plot_per_class_accuracy(accuracy: torch.Tensor, classes, title: str | None =
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plot_lr_range_test(lrs, losses, suggestion: dict | None = None, raw_losses=None,
+                       title: str | None = None):
+    """The range test's loss against the learning rate, on a logarithmic axis.
+
+    With ``suggestion`` (from ``labkit.training.suggest_lr``), the steepest descent and the
+    lowest loss are marked.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    if raw_losses is not None:
+        ax.plot(lrs[:len(raw_losses)], raw_losses, color="0.8", linewidth=0.8, label="loss of each batch")
+    ax.plot(lrs, losses, color="tab:blue", label="smoothed loss")
+    if suggestion is not None:
+        i, j = suggestion["steepest_index"], suggestion["minimum_index"]
+        ax.plot(lrs[i], losses[i], "o", color="tab:green", markersize=8,
+                label=f"steepest descent: lr {lrs[i]:.2g}")
+        ax.plot(lrs[j], losses[j], "v", color="tab:red", markersize=8,
+                label=f"lowest loss: lr {lrs[j]:.2g}")
+    ax.set_xscale("log")
+    top = max(losses[0], min(losses)) * 1.5
+    ax.set_ylim(min(losses) * 0.9, top)
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_top_losses(images: torch.Tensor, labels, predictions, probabilities, losses, classes,
+                    ncols: int = 8, normalized: bool = True, title: str | None = None):
+    """The most confident mistakes: each image with "true / predicted", the probability the
+    model gave its prediction, and the loss (see ``labkit.training.top_losses``)."""
+    images = images.detach().cpu()
+    if normalized:
+        images = unnormalize(images)
+    images = images.clamp(0, 1)
+    fig, axes = _grid(len(images), ncols, width=1.5, height=2.1)
+    for i, ax in enumerate(axes):
+        ax.imshow(images[i].permute(1, 2, 0).numpy())
+        true, pred = classes[int(labels[i])], classes[int(predictions[i])]
+        ax.set_title(f"{true} / {pred}\np={float(probabilities[i]):.2f} loss={float(losses[i]):.1f}",
+                     fontsize=7, color="red" if true != pred else "black")
+    return _finish(fig, title)
