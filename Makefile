@@ -5,7 +5,7 @@
 #   make data         download and verify CIFAR-10, generate (or repair) the offline stand-in
 #   make check        print the settings, the device and whether the data is there
 #   make images       redraw every figure in images/ from the scripts in tools/figures/
-#   make timings      time every notebook in a fresh kernel (quick and full) into benchmarks/results/
+#   make timings      time every notebook in a fresh kernel (quick and full): benchmarks/results/notebook-times.md
 # Wider checks:
 #   make test-oldest  the unit tests and every notebook on the oldest torch/torchvision we support
 #   make test-ui      the notebooks run in JupyterLab in headless Chromium, checked as learners see them
@@ -63,8 +63,7 @@ images: $(STAMP)
 	@for script in tools/figures/*.py; do echo "$$script"; $(BIN)/python "$$script" || exit 1; done
 
 timings: $(STAMP)
-	$(BIN)/python tools/time_notebooks.py --profile quick
-	$(BIN)/python tools/time_notebooks.py --profile full
+	$(BIN)/python tools/time_notebooks.py --profile quick,full
 
 # Its own environment: the floor of torch and torchvision, everything else as requirements.txt
 # allows. Then the unit tests and every notebook once (smoke profile, the stand-in).

@@ -3,15 +3,17 @@
 Those cells carry nbval's cell tag `nbval-check-output`; a `# NBVAL_CHECK_OUTPUT` comment (or any
 `# NBVAL_...` marker) left in the learner's code is a failure."""
 
+import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-from clean_notebooks import CHECK_TAG, clean, problems  # noqa: E402
+_spec = importlib.util.spec_from_file_location("clean_notebooks", ROOT / "tools" / "clean_notebooks.py")
+clean_notebooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(clean_notebooks)
+CHECK_TAG, clean, problems = clean_notebooks.CHECK_TAG, clean_notebooks.clean, clean_notebooks.problems
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
