@@ -1,0 +1,106 @@
+"""labkit.plots: image grids whose captions stay readable.
+
+A grid of images with class names (or "true / predicted") above each: a long name must not run
+into its neighbour's, and no caption may be cut off at the figure's edge. The text is measured as
+matplotlib draws it (the renderer's bounding boxes), so these tests fail on overlap, not on a guess.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from labkit import plots  # noqa: E402
+
+# The offline stand-in's class names, and CIFAR-10's (both ten; "checkerboard" and "automobile"
+# are the long ones).
+CLASSES = ("circle", "square", "diamond", "triangle", "plus", "ring", "star", "stripes", "checkerboard", "dots")
+CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+GAP_PX = 2  # the least space between two captions, in pixels
+
+
+def _titles(fig):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [(ax.get_title(), ax.title.get_window_extent(renderer)) for ax in fig.axes if ax.get_title()]
+
+
+def _assert_readable(fig):
+    titles = _titles(fig)
+    assert titles, "the grid should have captions"
+    for i, (text_a, a) in enumerate(titles):
+        assert a.x0 >= 0 and a.x1 <= fig.bbox.x1 and a.y0 >= 0 and a.y1 <= fig.bbox.y1, (
+            f"caption {text_a!r} is cut off at the figure's edge ({a} outside {fig.bbox})")
+        for text_b, b in titles[i + 1:]:
+            apart = (a.x1 + GAP_PX <= b.x0 or b.x1 + GAP_PX <= a.x0
+                     or a.y1 + GAP_PX <= b.y0 or b.y1 + GAP_PX <= a.y0)
+            assert apart, f"captions {text_a!r} and {text_b!r} run into each other: {a} and {b}"
+
+
+def _batch(n):
+    return torch.rand(n, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+@pytest.mark.parametrize("classes", [CLASSES, CIFAR10], ids=["stand-in", "cifar10"])
+@pytest.mark.parametrize("n, ncols", [(16, 8), (8, 8), (9, 9), (3, 8)])
+def test_true_and_predicted_captions_never_overlap(classes, n, ncols):
+    # The worst case: every caption is the longest class name twice.
+    longest = max(range(len(classes)), key=lambda k: len(classes[k]))
+    labels = predictions = torch.full((n,), longest)
+    fig = plots.show_images(_batch(n), labels, classes, predictions=predictions, ncols=ncols)
+    try:
+        _assert_readable(fig)
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("classes", [CLASSES, CIFAR10, ["a rather long class name"] * 10],
+                         ids=["stand-in", "cifar10", "long"])
+def test_class_name_captions_never_overlap(classes):
+    fig = plots.show_images(_batch(16), torch.arange(16) % 10, classes)
+    try:
+        _assert_readable(fig)
+    finally:
+        plt.close(fig)
+
+
+def test_short_captions_keep_the_columns_asked_for():
+    fig = plots.show_images(_batch(16), torch.arange(16) % 10, [str(k) for k in range(10)], ncols=8)
+    try:
+        columns = {round(ax.get_position().x0, 3) for ax in fig.axes if ax.images}
+        assert len(columns) == 8, f"16 images with short captions should fill 8 columns, got {len(columns)}"
+    finally:
+        plt.close(fig)
+
+
+def test_long_captions_get_fewer_columns_not_a_wider_figure():
+    names = ["checkerboard"] * 10
+    fig = plots.show_images(_batch(16), torch.zeros(16, dtype=torch.long), names,
+                            predictions=torch.zeros(16, dtype=torch.long), ncols=8)
+    try:
+        columns = {round(ax.get_position().x0, 3) for ax in fig.axes if ax.images}
+        assert len(columns) < 8
+        assert fig.get_figwidth() <= 11.2 + 1e-6, "the grid should not grow wider than 8 standard panels"
+    finally:
+        plt.close(fig)
+
+
+def test_captions_say_true_and_predicted_and_mark_mistakes_red():
+    # Notebook 02 compares labkit's captions with its own show_images: the words must not change.
+    labels, predictions = torch.tensor([0, 1, 2]), torch.tensor([0, 2, 2])
+    fig = plots.show_images(_batch(3), labels, CLASSES, predictions=predictions)
+    try:
+        shown = [(ax.get_title(), ax.title.get_color()) for ax in fig.axes if ax.images]
+        assert shown == [(f"{CLASSES[0]} / {CLASSES[0]}", "black"),
+                         (f"{CLASSES[1]} / {CLASSES[2]}", "red"),
+                         (f"{CLASSES[2]} / {CLASSES[2]}", "black")]
+    finally:
+        plt.close(fig)
+    fig = plots.show_images(_batch(3), labels, CLASSES)
+    try:
+        assert [ax.get_title() for ax in fig.axes if ax.images] == list(CLASSES[:3])
+    finally:
+        plt.close(fig)
