@@ -33,6 +33,7 @@ help:
 # Install (again) whenever requirements.txt, constraints.txt or pyproject.toml changes.
 # constraints.txt pins the versions of the last green CI run; labkit is installed in editable mode.
 $(STAMP): requirements.txt constraints.txt pyproject.toml tools/jupyterlab/overrides.json
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "error: the workshop needs Python 3.10 or newer; this is " + sys.version.split()[0] + ". Install a newer one and run: make PYTHON=python3.12 ...")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt -e .
