@@ -540,6 +540,29 @@ def test_cloud_labs_use_an_ssh_tunnel():
     assert "make test" in read(LABS / "setup-cpu-instance" / "setup-cpu-instance.md")
 
 
+def test_instructor_agenda_quotes_the_notebooks():
+    """The agenda's core paths are the notebooks' own, and its run times those of notebook 00's measured table."""
+    agenda = read(LABS / "for-instructors" / "for-instructors.md")
+    cells = json.loads(read(ROOT / "notebooks" / "00_setup_check.ipynb"))["cells"]
+    measured = {}
+    for cell in cells:
+        for m in re.finditer(r"^\| \[(\d\d) · [^\]]+\]\([^)]*\) \| [^|]+ \| ([^|]+) \| ([^|]+) \|$",
+                             "".join(cell["source"]), re.M):
+            measured[m.group(1)] = (m.group(2).strip(), m.group(3).strip())
+    assert measured, "notebook 00 (section 1) has no measured run-time table for the agenda to quote"
+    rows = re.findall(r"^ *\| [^|]+ \| `(\d\d)_[a-z0-9_]+\.ipynb` \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", agenda, re.M)
+    assert len(rows) == 8, "for-instructors.md: the agenda has one row per notebook, 00 to 07"
+    for number, core, quick, full in rows:
+        name = next((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+        first = "".join(json.loads(read(name))["cells"][0]["source"])
+        m = re.search(r"Core path \(live\): (.+?), about (\d+) min", first)
+        assert m and core.strip() == f"{m.group(1)}, about {m.group(2)} min", \
+            f"for-instructors.md: notebook {number}'s core path is {m and m.groups()}, the agenda says {core.strip()!r}"
+        if number in measured:
+            assert quick.strip().startswith(measured[number][0]) and full.strip() == measured[number][1], \
+                f"for-instructors.md: notebook {number} runs {measured[number]} in notebook 00's table"
+
+
 def test_the_project_has_a_license():
     text = read(ROOT / "LICENSE")
     assert "Universal Permissive License" in text and "BSD 3-Clause" in text, \

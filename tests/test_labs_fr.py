@@ -5,7 +5,8 @@ What is checked, and why:
 * every English lab has a French twin (and no twin lacks its English lab), with the LiveLabs skeleton
   in French, the same heading levels, and the same numbered tasks;
 * a learner copies the same commands from either edition: the ``<copy>`` blocks are identical,
-  in the same order; and both editions cite the same notebook sections, by their English titles;
+  in the same order; every inline `code` of the English is in the French; and both editions cite the
+  same notebook sections, by their English titles;
 * the same pictures and the same links: image targets identical, link targets identical except that a
   link to another lab points to that lab's French twin;
 * every ``manifest.json`` has a ``manifest_fr.json`` beside it that lists the French twins in the same order;
@@ -194,6 +195,21 @@ def test_same_links_and_images(english):
         if path.suffix == ".md" and path.parent.parent == LABS and not path.stem.endswith("_fr"):
             assert not twin(path).is_file(), \
                 f"{french.name}: the link {target} leads to an English lab; point it to {twin(path).name}"
+
+
+def inline_code(text: str) -> Counter:
+    """The inline `code spans` of a lab (outside fenced blocks), whitespace normalised."""
+    return Counter(re.sub(r"\s+", " ", m) for m in re.findall(r"`([^`]+)`", without_code_blocks(text)))
+
+
+@pytest.mark.parametrize("english", EN_LABS, ids=lab_id)
+def test_inline_code_kept(english):
+    """Every command, file name, option and message the English quotes inline, the French quotes too."""
+    french = twin(english)
+    if not french.is_file():
+        pytest.fail(f"{french.relative_to(ROOT)} is missing")
+    missing = inline_code(read(english)) - inline_code(read(french))
+    assert not missing, f"{french.name}: inline code of the English twin missing here: {sorted(missing)}"
 
 
 SECTION = re.compile(r"\*\*(\d+(?:\.\d+)?\.? [^*\n]+)\*\*")
