@@ -104,3 +104,18 @@ def test_captions_say_true_and_predicted_and_mark_mistakes_red():
         assert [ax.get_title() for ax in fig.axes if ax.images] == list(CLASSES[:3])
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("classes", [CLASSES, CIFAR10, [f"a rather long class name {k}" for k in range(10)]],
+                         ids=["stand-in", "cifar10", "long names"])
+@pytest.mark.parametrize("n", [8, 16])
+def test_top_losses_captions_never_overlap(classes, n):
+    """notebook 05's most confident mistakes: "true / predicted" over "p=… loss=…", longest names."""
+    order = sorted(range(len(classes)), key=lambda k: -len(classes[k]))
+    labels, predictions = torch.full((n,), order[0]), torch.full((n,), order[1])
+    fig = plots.show_top_losses(_batch(n), labels, predictions, torch.full((n,), 0.99),
+                                torch.full((n,), 12.3), classes)
+    try:
+        _assert_readable(fig)
+    finally:
+        plt.close(fig)

@@ -215,10 +215,13 @@ def show_top_losses(images: torch.Tensor, labels, predictions, probabilities, lo
     if normalized:
         images = unnormalize(images)
     images = images.clamp(0, 1)
-    fig, axes = _grid(len(images), ncols, width=1.5, height=2.1)
+    captions = [f"{classes[int(t)]} / {classes[int(p)]}\np={float(q):.2f} loss={float(loss):.1f}"
+                for t, p, q, loss in zip(labels, predictions, probabilities, losses)]
+    width, ncols = _fit_captions(captions, 8, ncols, width=1.5, max_width=10.8)   # none runs into the next
+    width += 0.2                                  # two-line captions: a little more room
+    fig, axes = _grid(len(images), ncols, width=width, height=2.2)
     for i, ax in enumerate(axes):
         ax.imshow(images[i].permute(1, 2, 0).numpy())
-        true, pred = classes[int(labels[i])], classes[int(predictions[i])]
-        ax.set_title(f"{true} / {pred}\np={float(probabilities[i]):.2f} loss={float(losses[i]):.1f}",
-                     fontsize=7, color="red" if true != pred else "black")
+        wrong = int(labels[i]) != int(predictions[i])
+        ax.set_title(captions[i], fontsize=8, color="red" if wrong else "black")
     return _finish(fig, title)
