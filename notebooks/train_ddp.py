@@ -364,6 +364,7 @@ def train(args, settings):
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     log(f"done: {args.epochs} epoch(s) on {world_size} process(es) in {train_seconds:.1f} s")
+    dist.barrier()        # leave together: no process tears the group down while another still uses it
 
 
 # @record: if this process raises, torchrun's error report shows its traceback, and names
