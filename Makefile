@@ -88,4 +88,4 @@ gpu-check:
 
 lint: $(STAMP)
 	@$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet ruff
-	$(BIN)/python -m ruff check notebooks/labkit notebooks/train_ddp.py tests tools benchmarks conftest.py
+	$(BIN)/python -m ruff check notebooks/labkit notebooks/train_ddp.py tests tests_ui tools benchmarks conftest.py

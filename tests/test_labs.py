@@ -621,7 +621,7 @@ def test_figures_are_generated_deterministic_and_committed(tmp_path):
     jobs = [(roots[0], s) for s in scripts] + [(roots[1], s) for s in RANDOM_OR_DATA]
     with ThreadPoolExecutor(max_workers=max(2, min(8, os.cpu_count() or 2))) as pool:
         results = list(pool.map(draw, jobs))
-    for (root, script), r in zip(jobs, results):
+    for (_root, script), r in zip(jobs, results):
         assert r.returncode == 0, f"tools/figures/{script} failed:\n{r.stdout}\n{r.stderr}"
 
     first, second = (_sha256(root / "images") for root in roots)

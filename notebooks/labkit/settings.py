@@ -134,15 +134,3 @@ def load_settings(environ=None) -> Settings:
     return Settings(dataset=dataset, profile=profile, device=device, data_dir=data_dir,
                     output_dir=output_dir)
 
-
-def writable_folder(folder: Path, what: str) -> Path:
-    """Create ``folder`` if needed and check that this user can write there; return it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise LabError(f"Cannot create {folder} for {what} ({e.strerror}). "
-                       "Set LAB_OUTPUT_DIR to a folder of your own.") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise LabError(f"Cannot write {what} into {folder}: it is not writable for you. "
-                       "Set LAB_OUTPUT_DIR to a folder of your own.")
-    return folder
