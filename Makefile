@@ -46,7 +46,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml tools/jupyterlab/overr
 lab: $(STAMP)
 	@$(BIN)/python tools/port_free.py $(PORT)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks --no-browser \
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
 		--LabApp.extension_manager=readonly --LanguageServerManager.autodetect=False \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
