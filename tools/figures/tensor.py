@@ -3,7 +3,8 @@
     python tools/figures/tensor.py
 
 Top row: a scalar (0-D), a vector (1-D) and a matrix (2-D), with their numbers.
-Bottom row: an RGB image as a 3-D tensor (3 channels of a small 4x4 grid, stacked), and a
+Bottom row: an RGB image as a 3-D tensor (3 channels of a small 4x4 grid, stacked), with an
+arrow for each of its dimensions (dim 0: C, dim 1: H, the rows, dim 2: W, the columns), and a
 batch of two such images as a 4-D tensor (N, C, H, W).
 Matplotlib only, no randomness: the same PNG every run. Used by notebooks/01_tensors.ipynb.
 """
@@ -80,9 +81,9 @@ def arrow(ax, start, end, text, text_xy, rotation=0):
 
 
 def main():
-    fig, ax = plt.subplots(figsize=(10, 6.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(10, 7.1), dpi=100)
     ax.set_xlim(0, 20)
-    ax.set_ylim(0.8, 14.0)
+    ax.set_ylim(-0.2, 14.0)
     ax.set_aspect("equal")
     ax.axis("off")
 
@@ -102,8 +103,18 @@ def main():
 
     # --- Bottom row: an RGB image (3-D) and a batch of images (4-D) -------------------------
     bottom_top = 6.2
-    channel_stack(ax, 2.2, bottom_top)
-    caption(ax, 3.3, bottom_top - 4.0, "3-D tensor: one RGB image",
+    x_image, cell, shift = 2.2, 0.62, 0.55          # channel_stack's defaults
+    channel_stack(ax, x_image, bottom_top)
+    front_top = bottom_top - 2 * shift              # the R sheet, in front
+    front_bottom, front_right = front_top - 4 * cell, x_image + 4 * cell
+    arrow(ax, (x_image - 0.3, front_top - 0.45), (x_image - 0.3, front_bottom), "dim 1: H (rows)",
+          (x_image - 0.62, (front_top - 0.45 + front_bottom) / 2), rotation=90)
+    arrow(ax, (x_image, front_bottom - 0.3), (front_right, front_bottom - 0.3), "dim 2: W (columns)",
+          (x_image + 2 * cell, front_bottom - 0.62))
+    arrow(ax, (front_right + 0.3, front_bottom - 0.05),
+          (front_right + 2 * shift + 0.3, front_bottom + 2 * shift - 0.05),
+          "dim 0: C (channels)", (front_right + 2 * shift + 1.05, front_bottom + 0.15))
+    caption(ax, 3.3, bottom_top - 4.95, "3-D tensor: one RGB image",
             "shape (C, H, W) = (3, 4, 4)")
 
     x_batch = 9.6
@@ -113,7 +124,7 @@ def main():
         ax.text(x0 + w / 2, bottom_top + 0.35, f"image n={n}", ha="center", va="bottom", fontsize=10)
     arrow(ax, (x_batch, bottom_top + 1.1), (x_batch + 8.6, bottom_top + 1.1),
           "dim 0: the batch, N = 2 images", (x_batch + 4.3, bottom_top + 1.45))
-    caption(ax, x_batch + 4.3, bottom_top - 4.0, "4-D tensor: a batch of images",
+    caption(ax, x_batch + 4.3, bottom_top - 4.95, "4-D tensor: a batch of images",
             "shape (N, C, H, W) = (2, 3, 4, 4)")
 
     # A thin rule between the rows.
