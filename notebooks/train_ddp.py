@@ -31,7 +31,8 @@ What each process does, in order:
        gradients of all processes during every ``loss.backward()``;
     4. add up the metrics of all processes with ``all_reduce``;
     5. rank 0 alone prints and writes the checkpoint;
-    6. leave the group cleanly, also when something went wrong.
+    6. leave the group together after success; after an error, exit at once (torchrun then
+       stops the other processes).
 
 The run settings are the notebooks' ``LAB_*`` variables (dataset, profile, device, data folder,
 output folder); the options below override the profile's epochs, batch size and learning rate,
@@ -46,6 +47,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import itertools
 import json
 import os
 import sys
@@ -62,7 +64,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 # This file sits next to labkit/, and Python puts a script's own folder on sys.path,
 # so `import labkit` works whatever folder you launch from.
-from labkit.data import CIFAR10_FOLDER, SYNTHETIC_FOLDER, as_tensors, load_datasets
+from labkit.data import CIFAR10_FOLDER, SYNTHETIC_FOLDER, as_tensors, dataset_status, load_datasets
 from labkit.devices import pick_device
 from labkit.models import Net, SmallResNet
 from labkit.settings import LabError, load_settings
@@ -122,13 +124,15 @@ def log(*parts):
 
 
 def weights_checksum(model) -> str:
-    """A SHA-256 of every parameter's bytes: equal checksums mean bit-for-bit equal weights.
+    """A SHA-256 of every parameter's and buffer's bytes: equal checksums mean bit-for-bit
+    equal models.
 
-    Parameters only: batch normalisation's running statistics (buffers, in SmallResNet) are
-    updated by each process from its own images after DDP copied rank 0's at the forward's start.
+    Buffers are batch normalisation's running statistics (SmallResNet has them, Net has none).
+    During training each process updates its own from its own images; before testing, the
+    script copies rank 0's to every process (share_buffers), so at the end they are equal too.
     """
     digest = hashlib.sha256()
-    for name, tensor in model.named_parameters():
+    for name, tensor in itertools.chain(model.named_parameters(), model.named_buffers()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
@@ -169,6 +173,26 @@ def fail_after_first_batch(loader, rank):
             raise RuntimeError(f"rank {rank} fails on purpose after its first batch "
                                f"({FAIL_RANK_VARIABLE}={rank})")
         yield batch
+
+
+def data_is_ready(settings) -> bool:
+    """Is the data set present and intact on this machine? Read-only: it only reads the files
+    and compares their checksums, so any number of processes may ask at once."""
+    folder = settings.data_dir / (SYNTHETIC_FOLDER if settings.dataset == "synthetic"
+                                  else CIFAR10_FOLDER)
+    return folder.exists() and dataset_status(settings)[0]
+
+
+def share_buffers(model) -> None:
+    """Give every process rank 0's buffers (batch normalisation's running statistics).
+
+    DDP copies rank 0's buffers to the others at the start of each training forward, and then
+    every process updates its own from its own batch: after the last step they differ a little.
+    Testing uses them, so without this copy each rank would test a slightly different model.
+    dist.broadcast(tensor, src=0) overwrites the tensor on every rank with rank 0's.
+    """
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
 
 
 @torch.no_grad()
@@ -225,23 +249,28 @@ def train(args, settings):
 
     # ------------------------------------------------------------------------------------
     # 3. The data. Every process loads the same data set (the profile's subset) ...
-    #    but if it is missing, eight processes downloading it into one folder at once would
-    #    trip over each other. So the processes first agree whether the data is missing on
-    #    any machine: all_reduce with MAX turns "1 if missing here" into "1 if missing
-    #    anywhere", on every rank. If so, local rank 0 of each machine goes first (and
-    #    downloads or generates it) while the others wait at a barrier, then they read it.
-    #    dist.barrier() returns only when every process of the group has reached it.
+    #    but if it is missing or damaged, eight processes downloading it into one folder at
+    #    once would trip over each other. So local rank 0 of each machine first checks it,
+    #    read-only (every file's checksum), and all processes agree: all_reduce with MIN turns
+    #    "1 if ready here" into "1 if ready everywhere", on every rank. If not, the machines
+    #    fetch it one after the other: in turn k, local rank 0 of machine k checks again and
+    #    downloads (or generates) only if it is still not ready, while every other process
+    #    waits at dist.barrier(), which returns only when all processes have reached it. On a
+    #    shared file system the first machine's fetch serves all, and the others find it there.
+    #    (Fetching counts against the group's 10-minute timeout: on a slow link, `make data`
+    #    before the job.)
     # ------------------------------------------------------------------------------------
-    folder = settings.data_dir / (SYNTHETIC_FOLDER if settings.dataset == "synthetic"
-                                  else CIFAR10_FOLDER)
-    missing = torch.tensor([0 if folder.exists() else 1], device=device)
-    dist.all_reduce(missing, op=dist.ReduceOp.MAX)
-    fetch_first = missing.item() == 1
-    if fetch_first and local_rank != 0:
-        dist.barrier()                      # wait: local rank 0 is fetching the data
+    ready = torch.tensor([1 if local_rank != 0 or data_is_ready(settings) else 0], device=device)
+    dist.all_reduce(ready, op=dist.ReduceOp.MIN)
+    if ready.item() == 0:
+        machine = int(os.environ.get("GROUP_RANK", 0))                 # set by torchrun
+        machines = int(os.environ.get("GROUP_WORLD_SIZE", 1))
+        for turn in range(machines):
+            if turn == machine and local_rank == 0 and not data_is_ready(settings):
+                print(f"[rank {rank}] fetching the data set into {settings.data_dir}", flush=True)
+                load_datasets(settings)     # downloads or generates it, then verifies it
+            dist.barrier()
     train_set, test_set = load_datasets(settings)
-    if fetch_first and local_rank == 0:
-        dist.barrier()                      # the data is there: let the others read it
     train_images, train_labels = as_tensors(train_set)       # (N, 3, 32, 32), (N,) on the CPU
     test_images, test_labels = as_tensors(test_set)
     train_data = TensorDataset(train_images, train_labels)
@@ -320,7 +349,9 @@ def train(args, settings):
         train_loss = metrics.item() / world_size
 
         # Test on the plain model (model.module): evaluation needs no gradient averaging,
-        # and each rank tests a different share, then the sums are added up.
+        # and each rank tests a different share, then the sums are added up. First every rank
+        # takes rank 0's batch-norm statistics, so that all test the same model (Net has none).
+        share_buffers(model.module)
         sums = evaluate_shard(model.module, test_loader, device, loss_fn)
         dist.all_reduce(sums, op=dist.ReduceOp.SUM)
         test_loss, test_accuracy = (sums[0] / sums[2]).item(), (sums[1] / sums[2]).item()
@@ -378,14 +409,14 @@ def main(argv=None) -> int:
               "RANK, LOCAL_RANK and WORLD_SIZE. Run for example:\n"
               "    torchrun --standalone --nproc_per_node=2 train_ddp.py", file=sys.stderr)
         return 2
-    try:
-        train(args, settings)
-    finally:
-        # 6. Leave the group, whether training finished or raised: this frees the sockets
-        #    (Gloo) or GPU communicators (NCCL). The error, if any, still propagates, the
-        #    process exits non-zero, and torchrun then stops the other processes.
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    train(args, settings)
+    # 6. Leave the group after success only: every process has passed the barrier at the end
+    #    of train(), so none is still communicating; this frees the sockets (Gloo) or the GPU
+    #    communicators (NCCL). After an error there is no `finally` on purpose: with NCCL,
+    #    tearing the group down while another process still waits in a collective can hang
+    #    this process for good. The error propagates instead, the process exits non-zero (the
+    #    operating system frees what it held), and torchrun stops the other processes.
+    dist.destroy_process_group()
     return 0
 
 
