@@ -15,7 +15,7 @@ one who it is:
     # two machines with 8 GPUs each: the same command on both; 10.0.0.2 is the first one's
     # private address (the rendezvous numbers the machines, so no --node_rank is needed):
     torchrun --nnodes=2 --nproc_per_node=8 \\
-        --rdzv_backend=c10d --rdzv_endpoint=10.0.0.2:29500 --rdzv_id=cifar-ddp \\
+        --rdzv_backend=c10d --rdzv_endpoint=10.0.0.2:29500 --rdzv_id=cifar-ddp-1 \\
         train_ddp.py --model resnet --batch-size 128 --lr 0.8 --warmup-epochs 2 --epochs 10
 
 The rendezvous store (a TCPStore, also with --standalone) listens on all the machine's network
@@ -70,8 +70,8 @@ from labkit.models import Net, SmallResNet
 from labkit.settings import LabError, load_settings
 from labkit.training import new_history, save_checkpoint, train_one_epoch
 
-#: For the tests and for notebook 07's "what if one process crashes?": the rank named here
-#: raises an error after its first training batch. Leave it unset in real runs.
+#: Notebook 07's "what if one process crashes?": the rank named here raises an error after
+#: its first training batch. Leave it unset in real runs.
 FAIL_RANK_VARIABLE = "LAB_DDP_FAIL_RANK"
 
 
@@ -102,7 +102,7 @@ def parse_args(argv, settings):
                              "('' to save none)")
     parser.add_argument("--json", default=None,
                         help="where rank 0 writes the final metrics and each rank's weight "
-                             "checksum, as JSON (for tests and notebook 07)")
+                             "checksum, as JSON (notebook 07 reads it)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same on every rank)")
     parser.add_argument("--log-every", type=int, default=20,
                         help="record the running loss every this many batches")
@@ -282,7 +282,9 @@ def train(args, settings):
     # process runs the same number of batches (DDP needs every rank at every backward).
     sampler = DistributedSampler(train_data, num_replicas=world_size, rank=rank,
                                  shuffle=True, seed=args.seed)
-    # shuffle must stay False here: the sampler already shuffles.
+    # shuffle must stay False here: the sampler already shuffles. The batches are CPU tensors,
+    # copied to the GPU at each step; for a wide network on fast GPUs, pin_memory=True here
+    # and .to(device, non_blocking=True) (notebook 06, section 6.2) keep the GPUs busier.
     train_loader = DataLoader(train_data, batch_size=args.batch_size, sampler=sampler)
 
     # For the test set we split by hand (rank, rank + world_size, ...) instead: no repeated
