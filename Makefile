@@ -6,6 +6,8 @@
 #   make check        print the settings, the device and whether the data is there
 #   make images       redraw every figure in images/ from the scripts in tools/figures/
 #   make timings      time every notebook in a fresh kernel (quick and full): benchmarks/results/notebook-times.md
+#   make live         write the presenter's edition of every notebook (core path only) to notebooks/live/
+#   make pace         the live, self-paced and deep-dive minutes of every notebook, computed from them
 # Wider checks:
 #   make test-oldest  the unit tests and every notebook on the oldest torch/torchvision we support
 #   make test-ui      the notebooks run in JupyterLab in headless Chromium, checked as learners see them
@@ -25,10 +27,10 @@ GPU_WHEELS_PYTHON ?= 3.12
 GPU_CHECK_ARGS ?=
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-.PHONY: lab test data check images timings test-oldest test-ui gpu-wheels gpu-check lint help
+.PHONY: lab test data check images timings live pace test-oldest test-ui gpu-wheels gpu-check lint help
 
 help:
-	@sed -n '1,15p' Makefile
+	@sed -n '1,17p' Makefile
 
 # Install (again) whenever requirements.txt, constraints.txt or pyproject.toml changes.
 # constraints.txt pins the versions of the last green CI run; labkit is installed in editable mode.
@@ -65,6 +67,12 @@ images: $(STAMP)
 
 timings: $(STAMP)
 	$(BIN)/python tools/time_notebooks.py --profile quick,full
+
+live: $(STAMP)
+	$(BIN)/python tools/pace.py live
+
+pace: $(STAMP)
+	$(BIN)/python tools/pace.py
 
 # Its own environment: the floor of torch and torchvision, everything else as requirements.txt
 # allows. Then the unit tests and every notebook once (smoke profile, the stand-in).

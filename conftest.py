@@ -5,10 +5,14 @@ Unless the caller set them, tests use the offline stand-in and the smallest prof
 temporary LAB_OUTPUT_DIR. `pytest --cuda` runs everything on the GPU (LAB_DEVICE=cuda), and fails
 clearly where there is none.
 
-Two additions to nbval live here:
-- after the last cell of each notebook, one more test item runs every code cell again in the
+Three additions to nbval live here:
+- the live edition of every notebook (its core path: tools/pace.py) is written to notebooks/live/
+  before collection whenever the run includes the notebooks, so nbval runs each full notebook and
+  then its live edition: a core cell that needs a name from a deep dive fails there;
+- after the last cell of each live edition, one more test item runs every code cell again in the
   same kernel (a learner's second Run All): re-running must not crash, and the check cells
-  that end each notebook run again too, so double counting fails them;
+  that end each notebook run again too, so double counting fails them (`--rerun-full` does the
+  same for the full notebooks; the live edition holds every core check);
 - a cell that nbval interrupted for running past --nbval-cell-timeout fails, even when its code
   caught the KeyboardInterrupt (labkit's `fit` does, on purpose, for learners).
 """
@@ -30,7 +34,9 @@ def pytest_addoption(parser):
     parser.addoption("--cuda", action="store_true", default=False,
                      help="run every test and notebook with LAB_DEVICE=cuda (needs a GPU)")
     parser.addoption("--no-rerun", action="store_true", default=False,
-                     help="skip the second Run All of each notebook (nbval's run stays)")
+                     help="skip the second Run All of each live edition (nbval's run stays)")
+    parser.addoption("--rerun-full", action="store_true", default=False,
+                     help="also run every full notebook a second time in its kernel")
 
 
 def pytest_configure(config):
@@ -42,6 +48,25 @@ def pytest_configure(config):
         os.environ["LAB_OUTPUT_DIR"] = config._lab_outputs
     if config.getoption("--cuda"):
         os.environ["LAB_DEVICE"] = "cuda"
+    _write_live_editions(config)
+
+
+def _write_live_editions(config):
+    """Write notebooks/live/ when this run collects the notebooks (no arguments, or notebooks/)."""
+    notebooks = ROOT / "notebooks"
+    args = [Path(a.split("::")[0]).resolve() for a in config.args] if config.args else [notebooks]
+    if not any(a in (notebooks, notebooks / "live") or a.parent == notebooks / "live" for a in args):
+        return
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lab_pace", ROOT / "tools" / "pace.py")
+    pace = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pace)
+    pace.write_live(sorted(notebooks.glob("[0-9][0-9]_*.ipynb")))
+
+
+def _is_live(item) -> bool:
+    return item.path.parent.name == "live"
 
 
 # ------------------------------------------------------------------------------------------
@@ -91,13 +116,14 @@ def _is_nbval_cell(item):
 def pytest_collection_modifyitems(session, config, items):
     if config.getoption("--no-rerun"):
         return
+    rerun_full = config.getoption("--rerun-full")
     out, last_parent = [], None
     for item in items:
         if last_parent is not None and item.parent is not last_parent:
             out.append(RunAllAgain.from_parent(last_parent, name="Run All again"))
             last_parent = None
         out.append(item)
-        if _is_nbval_cell(item):
+        if _is_nbval_cell(item) and (rerun_full or _is_live(item)):
             last_parent = item.parent
     if last_parent is not None:
         out.append(RunAllAgain.from_parent(last_parent, name="Run All again"))

@@ -1,27 +1,53 @@
-"""tools/time_notebooks.py: one small notebook, timed in a fresh kernel, gives a row of the table."""
+"""tools/time_notebooks.py: one small notebook, timed in a fresh kernel, gives a row of the table and
+its cells' run times; the memory sampler sees child processes."""
 
+import importlib.util
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_times_notebook_00_in_smoke(tmp_path):
-    out = tmp_path / "times.md"
+    out, cell_times = tmp_path / "times.md", tmp_path / "cells.json"
     env = {**os.environ, "LAB_DATASET": "synthetic", "LAB_OUTPUT_DIR": str(tmp_path / "outputs")}
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "time_notebooks.py"), "--profile", "smoke",
-                        "--out", str(out), str(ROOT / "notebooks" / "00_setup_check.ipynb")],
+                        "--out", str(out), "--cell-times", str(cell_times),
+                        str(ROOT / "notebooks" / "00_setup_check.ipynb")],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     text = out.read_text()
     assert "torch " in text and "cores" in text and "(smoke)" in text   # date, machine, version, profile
-    row = re.search(r"^\| 00_setup_check\.ipynb \| (\d+(?:\.\d+)?) \| (\d+(?:\.\d+)?) \|$", text, re.M)
+    row = re.search(r"^\| 00_setup_check\.ipynb \| (\d+(?:\.\d+)?) \| (\d+) / (\d+) \|$", text, re.M)
     assert row, text
-    seconds, peak_mb = float(row[1]), float(row[2])
-    assert seconds > 0 and peak_mb > 0, text
+    seconds, pss_mb, rss_mb = float(row[1]), float(row[2]), float(row[3])
+    assert seconds > 0 and 100 < pss_mb <= rss_mb, text       # a kernel with torch holds well over 100 MB
+    cells = json.loads(cell_times.read_text())["notebooks"]["00_setup_check.ipynb"]
+    nb = json.loads((ROOT / "notebooks" / "00_setup_check.ipynb").read_text())
+    code_ids = [c["id"] for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert sorted(cells) == sorted(code_ids) and all(v >= 0 for v in cells.values())
+    assert sum(cells.values()) <= seconds + 0.5
+
+
+def test_peak_memory_counts_child_processes(tmp_path):
+    """A child that holds 300 MB is seen by the process-tree sampler (ru_maxrss of the parent is not)."""
+    spec = importlib.util.spec_from_file_location("time_notebooks", ROOT / "tools" / "time_notebooks.py")
+    tn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tn)
+    code = "import time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); print('ready', flush=True); time.sleep(3)"
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {code!r}])"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        with tn.TreeMemory(parent.pid, interval=0.05) as tree:
+            time.sleep(2.0)
+    finally:
+        parent.wait(timeout=30)
+    assert tree.peak_mb > 250, tree.peak_mb
 
 
 def test_unknown_profile_is_refused(tmp_path):

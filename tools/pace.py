@@ -1,0 +1,380 @@
+"""The pace of every notebook: its live edition, and the times computed from it.
+
+    python tools/pace.py                      the table: live, on your own, and each deep dive, in minutes
+    python tools/pace.py live [NB ...]        write the presenter's edition of each notebook to notebooks/live/
+    python tools/pace.py --write              put the computed minutes into each notebook's pace line
+    python tools/pace.py --json               the same figures as JSON (for tests and other tools)
+
+The convention (README, "For maintainers"):
+- numbered sections are level-2 headings, `## N. Title`; a deep dive ends its heading with ` (optional)`;
+  `###` subsections inherit their section's status; the only unnumbered level-2 sections are
+  `## Checks` and then `## Exercises`, at the end;
+- the first Markdown cell holds the title, one sentence, and the pace line
+  `**Live: sections 0–8, about 17 min. On your own: about 35 min. Deep dives (optional): sections 9–11, about 20 min.**`;
+- every core numbered section ends with one Markdown cell that starts with `**In short.**` (60 words at most).
+
+The live edition keeps the first cell, the heading lines (and pictures) of the core sections, their code
+cells, their In-short cells and the Checks; each deep dive becomes one line with its time, and the
+exercises one line. It is generated, never edited by hand, and never committed (notebooks/live/ is ignored).
+
+Times (minutes) = Markdown words / 130 + 0.5 per code cell + the code cells' measured run time in the
+`quick` profile (benchmarks/results/cell-times-quick.json, written by `tools/time_notebooks.py`):
+- live: over the live edition;
+- on your own: over the full notebook without its deep dives (Checks and Exercises included);
+- each deep dive: over its own cells.
+Words are counted in Markdown only: fenced code, image markup and link targets are not words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+LIVE = NOTEBOOKS / "live"
+CELL_TIMES = ROOT / "benchmarks" / "results" / "cell-times-quick.json"
+
+WORDS_PER_MINUTE = 130
+MINUTES_PER_CODE_CELL = 0.5
+IN_SHORT = "**In short.**"
+IN_SHORT_MAX_WORDS = 60
+OPTIONAL = " (optional)"
+UNNUMBERED = ("Checks", "Exercises")
+
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
+SECTION = re.compile(r"^(\d+)\.\s+(.+)$")
+PACE_LINE = re.compile(r"^\*\*(?:Live|Core path \(live\)): .*\*\*[ \t]*$", re.M)   # (the older form too)
+PACE = re.compile(r"^\*\*Live: sections? (?P<core>[^,*]+?), about (?P<live>\d+) min\. "
+                  r"On your own: about (?P<own>\d+) min\. "
+                  r"Deep dives \(optional\): (?:none|sections? (?P<deep>[^,*]+?), about (?P<deep_min>\d+) min)\.\*\*\s*$",
+                  re.M)
+
+
+class PaceError(ValueError):
+    """A notebook does not follow the pace convention; the message says where and what to write."""
+
+
+@dataclass
+class Section:
+    kind: str                     # "intro", "core", "optional", "checks" or "exercises"
+    number: int | None
+    title: str
+    cells: list = field(default_factory=list)   # indices into the notebook's cells
+
+    @property
+    def label(self) -> str:
+        return f"{self.number}. {self.title}" if self.number is not None else self.title
+
+
+def source(cell) -> str:
+    s = cell.get("source", "")
+    return "".join(s) if isinstance(s, list) else s
+
+
+def level2(text: str):
+    """The first level-2 heading of a Markdown cell, or None."""
+    for line in text.splitlines():
+        m = HEADING.match(line)
+        if m and len(m[1]) == 2:
+            return m[2]
+    return None
+
+
+def sections(nb: dict, name: str = "notebook") -> list[Section]:
+    """Split a notebook into its intro, numbered sections, Checks and Exercises."""
+    out = [Section("intro", None, "intro")]
+    seen: set[int] = set()
+    for index, cell in enumerate(nb["cells"]):
+        heading = level2(source(cell)) if cell["cell_type"] == "markdown" else None
+        if heading is not None:
+            m = SECTION.match(heading)
+            if m:
+                number, title = int(m[1]), m[2]
+                if number in seen:
+                    raise PaceError(f"{name}: two sections are numbered {number}")
+                seen.add(number)
+                if any(s.kind in ("checks", "exercises") for s in out):
+                    raise PaceError(f"{name}: section '{heading}' comes after Checks or Exercises")
+                kind = "optional" if title.endswith(OPTIONAL) else "core"
+                out.append(Section(kind, number, title[: -len(OPTIONAL)] if kind == "optional" else title))
+            elif heading in UNNUMBERED:
+                out.append(Section(heading.lower(), None, heading))
+            else:
+                raise PaceError(f"{name}: '## {heading}' is neither numbered ('## 4. {heading}') nor "
+                                f"one of {', '.join('## ' + u for u in UNNUMBERED)}")
+        out[-1].cells.append(index)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            for line in source(cell).splitlines():
+                m = HEADING.match(line)
+                if m and len(m[1]) > 2 and m[2].endswith(OPTIONAL):
+                    raise PaceError(f"{name}: subsections inherit their section's status: {line!r}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Words, code cells, run times
+# ------------------------------------------------------------------------------------------
+
+FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.M | re.S)
+IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+TAG = re.compile(r"<[^>]+>")
+WORD = re.compile(r"\S*\w\S*")
+
+
+def words(markdown: str) -> int:
+    text = FENCE.sub(" ", markdown)
+    text = IMAGE.sub(" ", text)
+    text = LINK.sub(r"\1", text)
+    text = TAG.sub(" ", text)
+    return len(WORD.findall(text))
+
+
+def is_code(cell) -> bool:
+    return cell["cell_type"] == "code" and source(cell).strip() != ""
+
+
+def load_cell_times(path: Path = CELL_TIMES) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {"notebooks": {}}
+
+
+def minutes(cells: list, run_seconds: dict) -> dict:
+    """The pace formula over a list of cells; run_seconds maps a cell id to its measured seconds."""
+    w = sum(words(source(c)) for c in cells if c["cell_type"] == "markdown")
+    code = [c for c in cells if is_code(c)]
+    run = sum(run_seconds.get(c.get("id"), 0.0) for c in code)
+    missing = [c.get("id") for c in code if c.get("id") not in run_seconds]
+    total = w / WORDS_PER_MINUTE + MINUTES_PER_CODE_CELL * len(code) + run / 60
+    return {"words": w, "code_cells": len(code), "run_seconds": round(run, 2), "minutes": round(total, 2),
+            "unmeasured": missing}
+
+
+# ------------------------------------------------------------------------------------------
+# The live edition
+# ------------------------------------------------------------------------------------------
+
+RELATIVE_LINK = re.compile(r"(\]\()(?!https?:|mailto:|#|/)([^)\s]+)")
+
+
+def _relink(text: str) -> str:
+    """Links and pictures point one folder up: the live edition lives in notebooks/live/."""
+    return RELATIVE_LINK.sub(lambda m: m[1] + "../" + m[2], text)
+
+
+def _markdown(text: str, cell_id: str) -> dict:
+    return {"cell_type": "markdown", "id": cell_id, "metadata": {}, "source": text}
+
+
+def _keep_of_core_markdown(text: str) -> str:
+    """What the live edition keeps of a core Markdown cell: an In-short cell whole; otherwise its
+    heading lines and its pictures."""
+    if text.lstrip().startswith(IN_SHORT):
+        return text
+    kept = [line for line in text.splitlines() if HEADING.match(line) or line.lstrip().startswith("![")]
+    return "\n\n".join(kept)
+
+
+def deep_dive_line(section: Section, mins: float) -> str:
+    return (f"**{section.number}. {section.title}** (deep dive, about {math.ceil(mins)} min in the full "
+            f"notebook; not presented live)")
+
+
+def live_edition(nb: dict, name: str, run_seconds: dict | None = None) -> dict:
+    run_seconds = run_seconds or {}
+    live = copy.deepcopy(nb)
+    cells = nb["cells"]
+    out = []
+    for section in sections(nb, name):
+        if section.kind == "optional":
+            mins = minutes([cells[i] for i in section.cells], run_seconds)["minutes"]
+            out.append(_markdown(deep_dive_line(section, mins), f"live-deep-{section.number}"))
+            continue
+        if section.kind == "exercises":
+            out.append(_markdown("## Exercises\n\nThe exercises, with their solutions, are in the full "
+                                 "notebook.", "live-exercises"))
+            continue
+        for position, index in enumerate(section.cells):
+            cell = copy.deepcopy(cells[index])
+            if cell["cell_type"] == "markdown":
+                text = source(cell)
+                if section.kind == "intro" and position == 0:
+                    text = (text.rstrip() + f"\n\n*Presenter's edition of `{name}`, generated by `make live`: "
+                            "the core path only. Learners follow in the full notebook by section number.*")
+                elif section.kind == "checks":
+                    text = "\n\n".join(line for line in text.splitlines() if HEADING.match(line))
+                else:
+                    text = _keep_of_core_markdown(text)
+                if text.strip():
+                    cell["source"] = _relink(text)
+                    cell.pop("attachments", None)
+                    out.append(cell)
+            elif is_code(cell) or cell["cell_type"] == "raw":
+                out.append(cell)
+    live["cells"] = out
+    live.setdefault("metadata", {})["live_edition"] = {"source": name, "generated_by": "tools/pace.py"}
+    return live
+
+
+def write_live(paths: list[Path], folder: Path = LIVE) -> list[Path]:
+    """Write the live edition of each notebook into `folder`, with the scripts the notebooks use."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = {p.name for p in NOTEBOOKS.glob("*.ipynb")}
+    for old in folder.glob("*.ipynb"):             # an edition whose notebook is gone
+        if old.name not in sources:
+            old.unlink()
+    times = load_cell_times()["notebooks"]
+    written = []
+    for path in paths:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        live = live_edition(nb, path.name, times.get(path.name, {}))
+        target = folder / path.name
+        target.write_text(json.dumps(live, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(target)
+    for script in NOTEBOOKS.glob("*.py"):          # e.g. train_ddp.py, which notebook 07 runs
+        shutil.copy2(script, folder / script.name)
+    (folder / "README.md").write_text(
+        "# Live editions (generated)\n\nWritten by `make live` from the notebooks one folder up; "
+        "every change here is lost at the next `make live`. Edit the full notebook instead.\n")
+    return written
+
+
+# ------------------------------------------------------------------------------------------
+# Times, and the pace line
+# ------------------------------------------------------------------------------------------
+
+def ranges(numbers: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0–2 and 5'."""
+    parts, numbers = [], sorted(numbers)
+    start = prev = None
+    for n in numbers + [None]:
+        if start is None:
+            start = prev = n
+        elif n is not None and n == prev + 1:
+            prev = n
+        else:
+            parts.append(f"{start}–{prev}" if prev != start else f"{start}")
+            start = prev = n
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else (parts[0] if parts else "")
+
+
+def section_word(numbers: list[int]) -> str:
+    return ("sections " if len(numbers) > 1 else "section ") + ranges(numbers)
+
+
+def pace(path: Path, run_seconds: dict | None = None) -> dict:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    run_seconds = run_seconds if run_seconds is not None else load_cell_times()["notebooks"].get(path.name, {})
+    secs = sections(nb, path.name)
+    cells = nb["cells"]
+    core_cells = [cells[i] for s in secs if s.kind != "optional" for i in s.cells]
+    live = live_edition(nb, path.name, run_seconds)
+    deep = {s.number: {"title": s.title, **minutes([cells[i] for i in s.cells], run_seconds)}
+            for s in secs if s.kind == "optional"}
+    return {
+        "notebook": path.name,
+        "core_sections": [s.number for s in secs if s.kind == "core"],
+        "deep_sections": sorted(deep),
+        "live": minutes(live["cells"], run_seconds),
+        "own": minutes(core_cells, run_seconds),
+        "deep": deep,
+        "deep_minutes": round(sum(d["minutes"] for d in deep.values()), 2),
+    }
+
+
+def pace_line(p: dict) -> str:
+    line = (f"**Live: {section_word(p['core_sections'])}, about {math.ceil(p['live']['minutes'])} min. "
+            f"On your own: about {math.ceil(p['own']['minutes'])} min. Deep dives (optional): ")
+    if p["deep_sections"]:
+        line += f"{section_word(p['deep_sections'])}, about {math.ceil(p['deep_minutes'])} min.**"
+    else:
+        line += "none.**"
+    return line
+
+
+def write_pace_line(path: Path, p: dict) -> bool:
+    """Put the computed pace line into the notebook's first Markdown cell; True if it changed."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    first = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    text = source(first)
+    if not PACE_LINE.search(text):
+        raise PaceError(f"{path.name}: the first Markdown cell has no pace line (**Live: ...**) to update")
+    new = PACE_LINE.sub(pace_line(p), text, count=1)
+    if new == text:
+        return False
+    first["source"] = new.splitlines(keepends=True)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return True
+
+
+def table(paces: list[dict]) -> str:
+    lines = ["| notebook | live (min) | on your own (min) | deep dives (min) | live: words, code cells, run s |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    for p in paces:
+        deep = ", ".join(f"§{n} {d['minutes']:.1f}" for n, d in p["deep"].items()) or "none"
+        lines.append(f"| {p['notebook']} | {p['live']['minutes']:.1f} | {p['own']['minutes']:.1f} | {deep} | "
+                     f"{p['live']['words']}, {p['live']['code_cells']}, {p['live']['run_seconds']:.1f} |")
+    total = lambda key: sum(p[key]["minutes"] for p in paces)   # noqa: E731
+    lines.append(f"| **all** | {total('live'):.1f} | {total('own'):.1f} | "
+                 f"{sum(p['deep_minutes'] for p in paces):.1f} | |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("command", nargs="?", choices=["table", "live"], default="table")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
+    parser.add_argument("--write", action="store_true", help="write the computed pace line into each notebook")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--out", type=Path, default=LIVE, help="folder for the live editions (default notebooks/live)")
+    args = parser.parse_args(argv)
+    paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    try:
+        if args.command == "live":
+            for target in write_live(paths, args.out):
+                print(f"wrote {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+            return 0
+    except PaceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    paces, failed = [], []
+    for path in paths:
+        try:
+            paces.append(pace(path))
+        except PaceError as error:
+            failed.append(path)
+            print(f"error: {error}", file=sys.stderr)
+    paths = [p for p in paths if p not in failed]
+    if args.write and not args.notebooks:
+        parser.error("--write changes notebooks: name them (e.g. notebooks/05_*.ipynb)")
+    if args.write:
+        for path, p in zip(paths, paces):
+            if write_pace_line(path, p):
+                print(f"updated the pace line of {path.name}")
+    if args.json:
+        print(json.dumps(paces, indent=1))
+    else:
+        print(table(paces))
+        unmeasured = {p["notebook"]: len(p["own"]["unmeasured"]) + sum(len(d["unmeasured"]) for d in p["deep"].values())
+                      for p in paces}
+        unmeasured = {k: v for k, v in unmeasured.items() if v}
+        if unmeasured:
+            print("\nCode cells without a measured run time (counted as 0 s): "
+                  + ", ".join(f"{k} {v}" for k, v in unmeasured.items())
+                  + ". Run: python tools/time_notebooks.py --profile quick --cells NOTEBOOK")
+    return 2 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
