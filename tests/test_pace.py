@@ -184,3 +184,10 @@ def test_write_live_replaces_the_folder(tmp_path):
     assert [p.name for p in written] == [NOTEBOOKS[0].name]
     assert not (tmp_path / "stale.ipynb").exists() and (tmp_path / "train_ddp.py").exists()
     assert load(written[0])["metadata"]["live_edition"]["source"] == NOTEBOOKS[0].name
+
+
+def test_every_quoted_time_is_the_computed_one(paces):
+    """Notebook 00's map, the README, each lab's Estimated Time (English and French), the instructor
+    agenda and the introduction's table quote what tools/pace.py computes (`--quotes` rewrites them)."""
+    problems = pace.check_quotes(list(paces.values()))
+    assert not problems, "\n".join(problems[:15]) + "\nRun: python tools/pace.py --quotes"

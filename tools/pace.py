@@ -4,6 +4,9 @@
     python tools/pace.py live [NB ...]        write the presenter's edition of each notebook to notebooks/live/
     python tools/pace.py --write              put the computed minutes into each notebook's pace line
     python tools/pace.py --json               the same figures as JSON (for tests and other tools)
+    python tools/pace.py --quotes             put the computed minutes everywhere else they are quoted:
+                                              notebook 00's map, the README, the labs (English and French),
+                                              the instructor agenda (tests/test_pace.py checks every one)
 
 The convention (README, "For maintainers"):
 - numbered sections are level-2 headings, `## N. Title`; a deep dive ends its heading with ` (optional)`;
@@ -318,6 +321,183 @@ def write_pace_line(path: Path, p: dict) -> bool:
     return True
 
 
+# ------------------------------------------------------------------------------------------
+# Quoted times outside the pace lines: one rule per place, each with named groups
+#   nb (the notebook's number; else the lab folder names it), live, own, deep, total_live,
+#   sections (English) or sections_fr (French): tools/pace.py --quotes rewrites exactly those groups.
+# ------------------------------------------------------------------------------------------
+
+LAB_NOTEBOOK = {"setup-check": "00", "tensors": "01", "datasets-and-dataloaders": "02",
+                "convolutional-networks": "03", "loss-and-optimizer": "04", "training-and-evaluation": "05",
+                "gpu-acceleration": "06", "scaling-out": "07"}
+SP = r"[ \u00a0\u202f]"          # French typography puts a (narrow) no-break space before : and ;
+
+
+@dataclass
+class Quote:
+    where: str                 # a glob relative to the repository root
+    pattern: re.Pattern
+    expected: int              # matches expected in each file (one per notebook, or one)
+    seed: re.Pattern | None = None      # an older wording that --quotes turns into the new one
+    seed_to: str = ""
+
+
+QUOTES = [
+    Quote("notebooks/00_setup_check.ipynb",
+          re.compile(r"^\| \[(?P<nb>\d\d) · [^\]]*\]\(\d\d_\w+\.ipynb\) \|[^\n]*?\| (?P<live>\d+) min \| "
+                     r"(?P<own>\d+) min \|$", re.M), 8),
+    Quote("README.md",
+          re.compile(r"^\| \[(?P<nb>\d\d)_\w+\]\(notebooks/\d\d_\w+\.ipynb\) \|[^\n]*?\| (?P<live>\d+) min \| "
+                     r"(?P<own>\d+) min \|", re.M), 8),
+    Quote("labs/*/*.md",
+          re.compile(r"^Estimated Time: (?P<own>\d+) minutes \(live: (?P<live>\d+) minutes"
+                     r"(?:; optional deep dives: (?P<deep>\d+) minutes more)?\)", re.M), 1,
+          re.compile(r"^Estimated Time: \d+ minutes$", re.M),
+          "Estimated Time: 0 minutes (live: 0 minutes; optional deep dives: 0 minutes more)"),
+    Quote("labs/*/*_fr.md",
+          re.compile(rf"^Durée estimée{SP}: (?P<own>\d+) minutes \(en direct{SP}: (?P<live>\d+) minutes"
+                     rf"(?:{SP}; approfondissements facultatifs{SP}: (?P<deep>\d+) minutes de plus)?\)", re.M), 1,
+          re.compile(rf"^Durée estimée{SP}: \d+ minutes$", re.M),
+          "Durée estimée : 0 minutes (en direct : 0 minutes ; approfondissements facultatifs : 0 minutes de plus)"),
+    Quote("labs/for-instructors/for-instructors.md",
+          re.compile(r"`(?P<nb>\d\d)_\w+\.ipynb` \| (?P<sections>sections? [^|]*?), about (?P<live>\d+) min "
+                     r"live, (?P<own>\d+) on your own \|"), 8,
+          re.compile(r"(`\d\d_\w+\.ipynb` \| sections? [^|]*?, about \d+ min) \|"), r"\1 live, 0 on your own |"),
+    Quote("labs/for-instructors/for-instructors_fr.md",
+          re.compile(r"`(?P<nb>\d\d)_\w+\.ipynb` \| (?P<sections_fr>sections? [^|]*?), environ (?P<live>\d+) min "
+                     r"en direct, (?P<own>\d+) en autonomie \|"), 8,
+          re.compile(r"(`\d\d_\w+\.ipynb` \| sections? [^|]*?, environ \d+ min) \|"), r"\1 en direct, 0 en autonomie |"),
+    Quote("labs/for-instructors/for-instructors.md",
+          re.compile(r"The live editions add up to about (?P<total_live>\d+) minutes of presenting"), 1,
+          re.compile(r"The core paths add up to about 3 hours 15 minutes of presenting"),
+          "The live editions add up to about 0 minutes of presenting"),
+    Quote("labs/for-instructors/for-instructors_fr.md",
+          re.compile(r"Les éditions en direct représentent en tout environ (?P<total_live>\d+) minutes de\s+présentation"), 1,
+          re.compile(r"Les parcours essentiels représentent en tout environ 3 heures 15 minutes de présentation"),
+          "Les éditions en direct représentent en tout environ 0 minutes de présentation"),
+    Quote("labs/introduction/introduction*.md",
+          re.compile(r"`(?P<nb>\d\d)_\w+\.ipynb` \| (?P<own>\d+) minutes \|"), 8),
+]
+
+
+def ranges_fr(numbers: list[int]) -> str:
+    """[0, 1, 2, 5] -> 'sections 0 à 2 et 5' (the French agenda's wording)."""
+    text = ranges(numbers).replace("–", " à ").replace(" and ", " et ")
+    return ("sections " if len(numbers) > 1 else "section ") + text
+
+
+def quote_files(q: Quote) -> list[Path]:
+    files = sorted(ROOT.glob(q.where))
+    if q.where.startswith("labs/*/"):
+        files = [f for f in files if f.parent.name in LAB_NOTEBOOK]
+        files = [f for f in files if f.name.endswith("_fr.md") == q.where.endswith("_fr.md")]
+    return files
+
+
+def quote_figures(q: Quote, path: Path, match: re.Match, by_number: dict) -> dict:
+    """What each named group of one match should say: {group: text}."""
+    groups = match.groupdict()
+    if "total_live" in groups:
+        return {"total_live": str(math.ceil(sum(p["live"]["minutes"] for p in by_number.values())))}
+    number = groups.get("nb") or LAB_NOTEBOOK[path.parent.name]
+    p = by_number[number]
+    want = {"live": str(math.ceil(p["live"]["minutes"])), "own": str(math.ceil(p["own"]["minutes"])),
+            "sections": section_word(p["core_sections"]), "sections_fr": ranges_fr(p["core_sections"])}
+    if p["deep_sections"]:
+        want["deep"] = str(math.ceil(p["deep_minutes"]))
+    return {k: v for k, v in want.items() if k in groups}
+
+
+def _texts(path: Path):
+    """The texts a rule reads in a file: a Markdown file whole, or each Markdown cell of a notebook."""
+    if path.suffix == ".ipynb":
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        return nb, [c for c in nb["cells"] if c["cell_type"] == "markdown"]
+    return None, [path.read_text(encoding="utf-8")]
+
+
+def check_quotes(paces: list[dict]) -> list[str]:
+    """Every quoted time that disagrees with the computed one, as a message (empty: all agree)."""
+    by_number = {p["notebook"][:2]: p for p in paces}
+    problems = []
+    for q in QUOTES:
+        for path in quote_files(q):
+            _, texts = _texts(path)
+            found = 0
+            for text in texts:
+                for m in q.pattern.finditer(source(text) if isinstance(text, dict) else text):
+                    found += 1
+                    number = m.groupdict().get("nb") or LAB_NOTEBOOK.get(path.parent.name, "")
+                    if "total_live" not in m.groupdict() and number not in by_number:
+                        continue
+                    for group, want in quote_figures(q, path, m, by_number).items():
+                        said = m[group]
+                        if group.startswith("sections"):
+                            ok = said == want
+                        else:
+                            ok = said is not None and int(want) <= int(said) <= math.ceil(int(want) * 1.15) + 1
+                        if not ok:
+                            problems.append(f"{path.relative_to(ROOT)}: '{m[0][:70]}' says {group} {said!r}; "
+                                            f"computed {want}")
+                    if m.groupdict().get("deep") is None and "deep" in quote_figures(q, path, m, by_number):
+                        problems.append(f"{path.relative_to(ROOT)}: '{m[0][:70]}' does not quote the deep dives")
+            if found != q.expected:
+                problems.append(f"{path.relative_to(ROOT)}: {found} quoted time(s) in the form "
+                                f"/{q.pattern.pattern[:60]}.../, expected {q.expected}")
+    return problems
+
+
+def write_quotes(paces: list[dict]) -> list[Path]:
+    """Rewrite every quoted time with the computed one; returns the files that changed."""
+    by_number = {p["notebook"][:2]: p for p in paces}
+    changed = []
+
+    def rewrite(q, path, text):
+        if q.seed is not None and not q.pattern.search(text):
+            text = q.seed.sub(q.seed_to, text)
+
+        def one(m):
+            if "total_live" not in m.groupdict() and (m.groupdict().get("nb") or
+                                                      LAB_NOTEBOOK.get(path.parent.name)) not in by_number:
+                return m[0]
+            want = quote_figures(q, path, m, by_number)
+            out, last = [], m.start()
+            spans = sorted((m.start(g), m.end(g), g) for g in want if m.start(g) >= 0)
+            for start, end, g in spans:
+                out += [m.string[last:start], want[g]]
+                last = end
+            out.append(m.string[last:m.end()])
+            text_ = "".join(out)
+            if "deep" in want and m.groupdict().get("deep") is None:   # a notebook that gained deep dives
+                text_ = text_.replace(")", (f"; optional deep dives: {want['deep']} minutes more)"
+                                            if "Estimated" in text_ else
+                                            f" ; approfondissements facultatifs : {want['deep']} minutes de plus)"), 1)
+            return text_
+        return q.pattern.sub(one, text)
+
+    for q in QUOTES:
+        for path in quote_files(q):
+            nb, texts = _texts(path)
+            if nb is None:
+                old = texts[0]
+                new = rewrite(q, path, old)
+                if new != old:
+                    path.write_text(new, encoding="utf-8")
+                    changed.append(path)
+            else:
+                dirty = False
+                for cell in texts:
+                    old = source(cell)
+                    new = rewrite(q, path, old)
+                    if new != old:
+                        cell["source"] = new.splitlines(keepends=True)
+                        dirty = True
+                if dirty:
+                    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+                    changed.append(path)
+    return changed
+
+
 def table(paces: list[dict]) -> str:
     lines = ["| notebook | live (min) | on your own (min) | deep dives (min) | live: words, code cells, run s |",
              "| --- | ---: | ---: | ---: | --- |"]
@@ -337,6 +517,8 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
     parser.add_argument("--write", action="store_true", help="write the computed pace line into each notebook")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--quotes", action="store_true",
+                        help="rewrite the times quoted in notebook 00's map, the README, the labs and the agenda")
     parser.add_argument("--out", type=Path, default=LIVE, help="folder for the live editions (default notebooks/live)")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -362,6 +544,11 @@ def main(argv=None) -> int:
         for path, p in zip(paths, paces):
             if write_pace_line(path, p):
                 print(f"updated the pace line of {path.name}")
+    if args.quotes:
+        if failed or args.notebooks:
+            parser.error("--quotes needs every notebook, each following the convention")
+        for path in write_quotes(paces):
+            print(f"updated the times quoted in {path.relative_to(ROOT)}")
     if args.json:
         print(json.dumps(paces, indent=1))
     else:
