@@ -286,3 +286,85 @@ def test_as_tensors_matches_the_per_image_transform(small_stand_in):
     batches = list(loader)
     assert len(loader) == len(batches) == 4 and len(batches[-1][1]) == 2
     assert sorted(torch.cat([y for _, y in batches]).tolist()) == sorted(labels.tolist())
+
+
+# ---- what the loaders hand out, exactly ------------------------------------------------------
+
+def test_the_tensor_loader_shuffles_every_epoch_differently_and_covers_every_image():
+    from labkit.data import TensorLoader
+    n = 100
+    images, labels = torch.arange(n).float().view(n, 1, 1, 1), torch.arange(n)
+    loader = TensorLoader(images, labels, batch_size=32, shuffle=True, seed=0)
+    epochs = [torch.cat([y for _, y in loader]).tolist() for _ in range(2)]
+    for order in epochs:
+        assert sorted(order) == list(range(n)), "each epoch shows every image exactly once"
+        assert order != list(range(n)), "shuffle=True should not keep the stored order"
+    assert epochs[0] != epochs[1], "each epoch should be shuffled anew"
+    # Images and labels stay paired, and the same seed gives the same order.
+    assert all(torch.equal(x.flatten().long(), y) for x, y in loader)
+    again = TensorLoader(images, labels, batch_size=32, shuffle=True, seed=0)
+    assert torch.cat([y for _, y in again]).tolist() == epochs[0]
+    in_order = TensorLoader(images, labels, batch_size=32)
+    assert torch.cat([y for _, y in in_order]).tolist() == list(range(n))
+
+
+def test_the_training_loader_reshuffles_each_epoch_and_the_test_loader_keeps_the_order():
+    n = 64
+    ds = torch.utils.data.TensorDataset(torch.zeros(n, 1), torch.arange(n))
+    train_loader, test_loader = make_loaders(ds, ds, batch_size=16, seed=3)
+    first, second = ([y for _, y in train_loader] for _ in range(2))
+    first, second = torch.cat(list(first)).tolist(), torch.cat(list(second)).tolist()
+    assert sorted(first) == list(range(n)) and first != list(range(n)) and first != second
+    assert torch.cat([y for _, y in test_loader]).tolist() == list(range(n))
+    again, _ = make_loaders(ds, ds, batch_size=16, seed=3)
+    assert torch.cat([y for _, y in again]).tolist() == first, "the same seed, the same order"
+
+
+def test_profile_subset_is_the_first_images(small_stand_in):
+    ds = SyntheticCIFAR10(small_stand_in, train=False)
+    sub = profile_subset(ds, 30)
+    assert len(sub) == 30 and list(sub.indices) == list(range(30))
+    assert sub[0][1] == ds[0][1] and sub[29][1] == ds[29][1]
+    assert profile_subset(ds, None) is ds and profile_subset(ds, 10_000) is ds
+
+
+def test_a_live_generation_of_another_user_is_not_taken_for_abandoned(tmp_path, monkeypatch):
+    """os.kill(pid, 0) on someone else's process raises PermissionError: that process is alive."""
+    other = tmp_path / f".{SYNTHETIC_FOLDER}-tmp-4242-abc"
+    other.mkdir()
+
+    def not_yours(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(standin.os, "kill", not_yours)
+    assert standin.remove_abandoned_temp_folders(tmp_path) == [] and other.exists()
+
+    def gone(pid, sig):
+        raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(standin.os, "kill", gone)
+    assert standin.remove_abandoned_temp_folders(tmp_path) == [other] and not other.exists()
+
+
+#: What the generator draws for n_train=100, n_test=20, seed=0: a SHA-256 of every batch's pixels
+#: and labels (not of the pickled files, whose bytes depend on numpy's version), per generator
+#: version. If this test fails, the generator draws other images: raise GENERATOR_VERSION in
+#: labkit/standin.py (so that old copies are regenerated) and add the new value here.
+GENERATED = {1: "991a531afc456de0827110dd197c5d1613f6e7cef86ecfb02898e7576b404f2b"}
+
+
+def test_the_generator_draws_what_its_version_says(tmp_path):
+    import hashlib
+    folder = standin.make_synthetic_cifar10(tmp_path, n_train=100, n_test=20, seed=0)
+    digest = hashlib.sha256()
+    for name in standin.TRAIN_FILES + standin.TEST_FILES:
+        with open(folder / name, "rb") as f:
+            batch = pickle.load(f)
+        digest.update(batch["data"].tobytes())
+        digest.update(bytes(batch["labels"]))
+    assert standin.GENERATOR_VERSION in GENERATED, (
+        f"generator version {standin.GENERATOR_VERSION} has no pinned checksum: add "
+        f"{standin.GENERATOR_VERSION}: {digest.hexdigest()!r} to GENERATED")
+    assert digest.hexdigest() == GENERATED[standin.GENERATOR_VERSION], (
+        "the generator draws other images than its version promises: raise GENERATOR_VERSION in "
+        f"labkit/standin.py and pin the new checksum ({digest.hexdigest()})")

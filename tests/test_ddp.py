@@ -212,3 +212,114 @@ def test_one_process_trains_a_small_resnet_with_warmup(tmp_path, monkeypatch, se
     assert result["history"]["lr"] == [pytest.approx(0.05)], "after the warm-up the lr is --lr"
     assert result["world_size"] == 1 and len(result["history"]["train_loss"]) == 1
     assert result["history"]["batches"] == 8               # 256 images in batches of 32
+
+
+# ----------------------------------------------------------------------------------------------
+# What data parallelism means, checked rank by rank (tests/ddp_probe.py records each rank's view)
+# ----------------------------------------------------------------------------------------------
+
+def _probe():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("ddp_probe", Path(__file__).with_name("ddp_probe.py"))
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+    return probe
+
+
+def test_one_process_trains_on_every_image_reshuffled_each_epoch_and_tests_each_once(
+        tmp_path, monkeypatch, settings):
+    """A world of one, in this process: the sampler's order, the logged loss, the test count."""
+    import socket
+
+    import torch.distributed as dist
+    probe = _probe()
+    train_ddp = probe.load_train_ddp()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for name, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+                        "MASTER_PORT": str(port), "LAB_DEVICE": "cpu"}.items():
+        monkeypatch.setenv(name, value)
+    from labkit.data import profile_subset
+    from labkit.settings import load_settings
+    real_load = train_ddp.load_datasets
+
+    def small_datasets(settings):                          # 256 + 128 images: seconds, not minutes
+        train_set, test_set = (getattr(d, "dataset", d) for d in real_load(settings))
+        return profile_subset(train_set, 256), profile_subset(test_set, 128)
+
+    monkeypatch.setattr(train_ddp, "load_datasets", small_datasets)
+    records = probe.new_records()
+    probe.install(train_ddp, records, patch=monkeypatch.setattr)
+    settings = load_settings()
+    args = train_ddp.parse_args(["--epochs", "2", "--batch-size", "64", "--checkpoint", "",
+                                 "--json", str(tmp_path / "result.json")], settings)
+    try:
+        train_ddp.train(args, settings)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    result = json.loads((tmp_path / "result.json").read_text())
+    first, second = records["train_indices"]
+    assert sorted(first) == sorted(second) == list(range(256)), "every image, once per epoch"
+    assert first != second, "sampler.set_epoch should give every epoch its own shuffle"
+    assert result["history"]["train_loss"] == records["train_loss"], "one rank: its own loss"
+    assert records["test_indices"] == [list(range(128))] * 2, "the whole test set, each image once"
+    assert [sums[2] for sums in records["test_sums"]] == [128, 128]
+    correct = records["test_sums"][-1][1]
+    assert result["test_accuracy"] == pytest.approx(correct / 128)
+
+
+@pytest.mark.slow
+def test_two_ranks_split_the_data_and_the_missing_data_is_fetched_once(tmp_path):
+    """Two processes (torchrun, Gloo) on an empty data folder: local rank 0 generates the (small)
+    stand-in while rank 1 waits; then disjoint shards that cover the training set, a new shuffle
+    each epoch, the logged loss the mean of the ranks' losses, every test image counted once."""
+    run, records_dir, data_dir = tmp_path / "run", tmp_path / "records", tmp_path / "empty-data"
+    run.mkdir()
+    data_dir.mkdir()
+    environ = dict(os.environ, LAB_DEVICE="cpu", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1",
+                   LAB_DATASET="synthetic", LAB_DATA_DIR=str(data_dir), LAB_DDP_PROBE_DIR=str(records_dir),
+                   LAB_DDP_PROBE_SMALL="1")
+    environ.pop("LAB_DDP_FAIL_RANK", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(Path(__file__).with_name("ddp_probe.py")), "--epochs", "2", "--checkpoint", "",
+           "--json", str(run / "result.json")]
+    proc = subprocess.Popen(cmd, cwd=run, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        pytest.fail(f"torchrun did not finish within {TIMEOUT} s (a hang?). Output:\n{output}")
+    assert proc.returncode == 0, output
+    ranks = [json.loads((records_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+    result = json.loads((run / "result.json").read_text())
+    n_train, n_test = 500, 100
+
+    # The data was missing: it was generated once, by local rank 0, before rank 1 read it.
+    assert output.count("Generating the offline stand-in") == 1, output
+    (start0, end0), (start1, _) = ranks[0]["load"][0], ranks[1]["load"][0]
+    assert start1 >= end0, "rank 1 read the data while rank 0 was still generating it"
+
+    for epoch in range(2):
+        shards = [set(r["train_indices"][epoch]) for r in ranks]
+        assert not shards[0] & shards[1], f"epoch {epoch + 1}: the ranks' shards overlap"
+        assert shards[0] | shards[1] == set(range(n_train)), "together the shards cover the data"
+        assert len(ranks[0]["train_indices"][epoch]) == n_train // 2
+    for r in ranks:
+        assert r["train_indices"][0] != r["train_indices"][1], "set_epoch: a new shuffle each epoch"
+
+    # The loss printed and logged is the mean of the two ranks' losses, epoch by epoch.
+    means = [(a + b) / 2 for a, b in zip(ranks[0]["train_loss"], ranks[1]["train_loss"])]
+    assert result["history"]["train_loss"] == pytest.approx(means, rel=1e-12)
+    assert ranks[0]["train_loss"] != ranks[1]["train_loss"], "each rank's loss is its own shard's"
+
+    # Every test image evaluated exactly once, and the totals are the whole test set's.
+    tested = ranks[0]["test_indices"][-1] + ranks[1]["test_indices"][-1]
+    assert sorted(tested) == list(range(n_test))
+    assert sum(r["test_sums"][-1][2] for r in ranks) == n_test
+    correct = sum(r["test_sums"][-1][1] for r in ranks)
+    assert result["test_accuracy"] == pytest.approx(correct / n_test)
+    assert result["checksums"][0] == result["checksums"][1]

@@ -119,3 +119,39 @@ def test_top_losses_captions_never_overlap(classes, n):
         _assert_readable(fig)
     finally:
         plt.close(fig)
+
+
+# ---- the curves and heat maps show the numbers they are given, where the labels say ----------
+
+def test_the_confusion_matrix_heat_map_has_true_classes_as_rows():
+    cm = torch.tensor([[5, 1, 0], [2, 7, 0], [0, 3, 9]])          # not symmetric
+    fig = plots.plot_confusion_matrix(cm, ["a", "b", "c"], title="cm")
+    ax = fig.axes[0]
+    assert (ax.images[0].get_array() == cm.numpy()).all(), "row i, column j must be cm[i, j]"
+    assert ax.get_ylabel() == "true class" and ax.get_xlabel() == "predicted class"
+    # The number written in each cell is that cell's count, at (x=column, y=row).
+    texts = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in ax.texts}
+    assert texts[(0, 1)] == "2" and texts[(1, 0)] == "1" and texts[(1, 2)] == "3"
+    plt.close(fig)
+
+
+def test_plot_history_draws_each_series_under_its_own_name():
+    history = {"step": [5, 10, 15], "step_loss": [2.2, 2.0, 1.9], "epoch": [1, 2],
+               "train_loss": [2.1, 1.7], "test_loss": [2.0, 1.8], "test_accuracy": [0.3, 0.45]}
+    fig = plots.plot_history(history)
+    running, losses, accuracy = fig.axes
+    assert list(running.lines[0].get_xdata()) == [5, 10, 15]
+    assert list(running.lines[0].get_ydata()) == [2.2, 2.0, 1.9]
+    by_label = {line.get_label(): list(line.get_ydata()) for line in losses.lines}
+    assert by_label == {"training": [2.1, 1.7], "test": [2.0, 1.8]}
+    assert list(accuracy.lines[0].get_ydata()) == pytest.approx([30.0, 45.0])   # in percent
+    plt.close(fig)
+
+
+def test_per_class_accuracy_bars_are_percentages_with_chance_marked():
+    fig = plots.plot_per_class_accuracy(torch.tensor([0.5, 0.25, 1.0, 0.0]), ["a", "b", "c", "d"])
+    ax = fig.axes[0]
+    assert [bar.get_height() for bar in ax.patches] == pytest.approx([50.0, 25.0, 100.0, 0.0])
+    chance = [line for line in ax.lines if line.get_label() == "chance"]
+    assert chance and list(chance[0].get_ydata()) == pytest.approx([25.0, 25.0])
+    plt.close(fig)

@@ -84,3 +84,16 @@ def test_checkpoints_and_run_logs_go_to_the_output_dir_not_the_data(tmp_path):
     for folder in (s.checkpoint_dir, s.runs_dir):
         assert folder.parent == tmp_path.resolve() / "me"
         assert not folder.is_relative_to(s.data_dir)
+
+
+def test_the_same_folder_written_two_ways_is_still_the_same_folder(tmp_path):
+    x = tmp_path / "x"
+    x.mkdir()
+    detour = tmp_path / "x" / ".." / "x"
+    with pytest.raises(LabError, match="same folder"):
+        load_settings({"LAB_DATA_DIR": str(detour), "LAB_OUTPUT_DIR": str(x)})
+    link = tmp_path / "link"
+    link.symlink_to(x, target_is_directory=True)
+    with pytest.raises(LabError, match="same folder"):
+        load_settings({"LAB_DATA_DIR": str(link), "LAB_OUTPUT_DIR": str(x)})
+    assert load_settings({"LAB_DATA_DIR": str(detour)}).data_dir == x.resolve()

@@ -364,3 +364,246 @@ def test_an_interrupted_epoch_leaves_its_bar_incomplete(monkeypatch):
     import gc
     gc.collect()
     assert closed and closed[0][0] < closed[0][1], closed
+
+
+# ----------------------------------------------------------------------------------------------
+# What the loop computes, stated exactly (each test fails if one line of the loop changes).
+# ----------------------------------------------------------------------------------------------
+
+def _short_last_batch_loader(n=70, batch_size=32, seed=1, shuffle=True):
+    """70 images in batches of 32, 32 and 6: a short last batch makes every mean visible."""
+    g = torch.Generator().manual_seed(123)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    images = torch.randn(n, 3, 32, 32, generator=g)
+    images[torch.arange(n), 0, 3 * labels] += 1.0
+    return DataLoader(TensorDataset(images, labels), batch_size=batch_size, shuffle=shuffle,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def _hand_trained(model, loader, loss_fn, optimizer):
+    """The loop notebook 05 writes out, with the loss and size of every batch recorded.
+
+    Through tqdm.auto's bar, as notebook 05 and train_one_epoch do: that bar makes one iterator
+    of the loader when it is created, which draws from a seeded loader's generator, so a loop
+    without it would see the batches in another order.
+    """
+    from tqdm.auto import tqdm
+    model.train()
+    record = []
+    for images, labels in tqdm(loader, disable=True):
+        optimizer.zero_grad()
+        outputs = model(images)
+        loss = loss_fn(outputs, labels)
+        loss.backward()
+        optimizer.step()
+        record.append((loss.item(), len(labels)))
+    return record
+
+
+def _two_copies(make=Net):
+    import copy
+    torch.manual_seed(0)
+    a = make()
+    return a, copy.deepcopy(a)
+
+
+def test_train_one_epoch_is_the_hand_written_loop_bit_for_bit():
+    """Same seed, same batches, same steps: every weight equal bit for bit (zero_grad included:
+    without it the gradients of earlier batches would add up and the weights would differ)."""
+    hand, ours = _two_copies()
+    loss_fn = nn.CrossEntropyLoss()
+    opt_hand = torch.optim.SGD(hand.parameters(), lr=0.05, momentum=0.9)
+    opt_ours = torch.optim.SGD(ours.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(2):                                  # two epochs: the state carries over
+        record = _hand_trained(hand, _short_last_batch_loader(), loss_fn, opt_hand)
+        mean = train_one_epoch(ours, _short_last_batch_loader(), loss_fn, opt_ours, "cpu",
+                               progress=False)
+        for (name, a), b in zip(hand.named_parameters(), ours.parameters()):
+            assert torch.equal(a, b), f"{name} differs from the hand-written loop's"
+        # The epoch's loss is the mean over images: each batch's mean loss weighted by its size.
+        weighted = sum(loss * n for loss, n in record) / sum(n for _, n in record)
+        unweighted = sum(loss for loss, _ in record) / len(record)
+        assert mean == pytest.approx(weighted, rel=1e-6)
+        assert abs(weighted - unweighted) > 1e-4, "the test data should tell the two means apart"
+
+
+def test_each_batch_starts_from_fresh_gradients():
+    """After train_one_epoch, the gradients held are those of the last batch alone."""
+    torch.manual_seed(0)
+    model = LinearNet()
+    loader = _short_last_batch_loader(shuffle=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)     # lr 0: the weights stay put
+    train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, "cpu", progress=False)
+    images, labels = list(loader)[-1]
+    check = LinearNet()
+    check.load_state_dict(model.state_dict())
+    nn.CrossEntropyLoss()(check(images), labels).backward()
+    assert torch.allclose(model.fc.weight.grad, check.fc.weight.grad, atol=1e-7)
+
+
+def test_the_running_loss_is_the_mean_of_the_last_log_every_batches():
+    hand, ours = _two_copies(LinearNet)
+    loss_fn = nn.CrossEntropyLoss()
+    record = _hand_trained(hand, _short_last_batch_loader(n=160), loss_fn,
+                           torch.optim.SGD(hand.parameters(), lr=0.01))
+    history = new_history()
+    train_one_epoch(ours, _short_last_batch_loader(n=160), loss_fn,
+                    torch.optim.SGD(ours.parameters(), lr=0.01), "cpu", history=history,
+                    log_every=2, progress=False)
+    losses = [loss for loss, _ in record]                     # 5 batches -> points after 2 and 4
+    assert history["step"] == [2, 4] and history["batches"] == 5
+    assert history["step_loss"] == pytest.approx([sum(losses[0:2]) / 2, sum(losses[2:4]) / 2],
+                                                  rel=1e-6)
+
+
+def test_evaluate_is_the_loss_and_accuracy_over_the_whole_set():
+    torch.manual_seed(0)
+    model = Net()
+    loader = _short_last_batch_loader(shuffle=False)
+    images = torch.cat([x for x, _ in loader])
+    labels = torch.cat([y for _, y in loader])
+    model.eval()
+    with torch.no_grad():
+        outputs = model(images)
+    result = evaluate(model, loader, "cpu", nn.CrossEntropyLoss())
+    # The mean over all 70 images, not the mean of the three batch means.
+    assert result["loss"] == pytest.approx(nn.functional.cross_entropy(outputs, labels).item(),
+                                           rel=1e-5)
+    assert result["accuracy"] == (outputs.argmax(1) == labels).sum().item() / 70
+    assert "loss" not in evaluate(model, loader, "cpu")
+    predicted_labels, predictions = predict(model, loader, "cpu")
+    assert torch.equal(predicted_labels, labels) and torch.equal(predictions, outputs.argmax(1))
+
+
+@pytest.mark.parametrize("function", ["evaluate", "predict", "per_image_losses"])
+def test_testing_puts_the_model_in_eval_mode(function):
+    """BatchNorm's running statistics must not move while testing, and its output must be
+    the evaluation-mode one (the running statistics, not the batch's)."""
+    import labkit.training as training
+    from labkit.models import SmallResNet
+    torch.manual_seed(0)
+    model = SmallResNet(width=4)
+    model.train()
+    loader = _short_last_batch_loader(shuffle=False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    args = (model, loader, "cpu") + ((nn.CrossEntropyLoss(),) if function == "evaluate" else ())
+    getattr(training, function)(*args)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), f"{function} changed {k}: it ran in training mode"
+    assert not model.training
+
+
+def test_fit_is_train_one_epoch_then_evaluate_per_epoch(tmp_path):
+    hand, ours = _two_copies()
+    loss_fn = nn.CrossEntropyLoss()
+    opt_hand = torch.optim.SGD(hand.parameters(), lr=0.05, momentum=0.9)
+    opt_ours = torch.optim.SGD(ours.parameters(), lr=0.05, momentum=0.9)
+    train_loader, test_loader = _short_last_batch_loader(seed=5), _short_last_batch_loader(shuffle=False)
+    expected = []
+    train_loader_hand = _short_last_batch_loader(seed=5)
+    for _ in range(2):
+        loss = train_one_epoch(hand, train_loader_hand, loss_fn, opt_hand, "cpu", progress=False)
+        expected.append((loss, evaluate(hand, test_loader, "cpu", loss_fn)))
+    history = fit(ours, train_loader, test_loader, loss_fn, opt_ours, "cpu", epochs=2,
+                  progress=False, checkpoint_path=tmp_path / "net.pt")
+    assert history["train_loss"] == [loss for loss, _ in expected]
+    assert history["test_loss"] == [r["loss"] for _, r in expected]
+    assert history["test_accuracy"] == [r["accuracy"] for _, r in expected]
+    assert len(history["seconds"]) == 2 and all(s > 0 for s in history["seconds"])
+    for a, b in zip(hand.parameters(), ours.parameters()):
+        assert torch.equal(a, b)
+    # The checkpoint written after the last epoch holds the final weights and the whole history.
+    other = Net()
+    state = load_checkpoint(tmp_path / "net.pt", other)
+    assert state["history"]["epoch"] == [1, 2]
+    assert all(torch.equal(a, b) for a, b in zip(other.parameters(), ours.parameters()))
+
+
+def test_fit_logs_about_four_running_losses_per_epoch():
+    torch.manual_seed(0)
+    model = LinearNet()
+    loader = _short_last_batch_loader(n=320, batch_size=16)       # 20 batches -> every 5
+    history = fit(model, loader, loader, nn.CrossEntropyLoss(),
+                  torch.optim.SGD(model.parameters(), lr=0.01), "cpu", epochs=1, progress=False)
+    assert history["step"] == [5, 10, 15, 20]
+
+
+def test_a_checkpoint_that_does_not_fit_leaves_the_model_as_it_was(tmp_path):
+    """Net(10) into Net(5): torch copies the tensors that fit before it raises; we put them back."""
+    torch.manual_seed(0)
+    path = save_checkpoint(tmp_path / "net10.pt", Net(num_classes=10))
+    model = Net(num_classes=5)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(LabError, match="does not fit"):
+        load_checkpoint(path, model)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), f"a failed load changed {k}"
+
+
+def test_a_checkpoint_keeps_every_weight_and_buffer(tmp_path):
+    from labkit.models import SmallResNet
+    torch.manual_seed(0)
+    model = SmallResNet(width=4)
+    model(torch.randn(4, 3, 32, 32))                 # training mode: BatchNorm statistics move
+    path = save_checkpoint(tmp_path / "r.pt", model, extra_note="kept")
+    other = SmallResNet(width=4)
+    state = load_checkpoint(path, other)
+    assert state["extra_note"] == "kept" and state["model_class"] == "SmallResNet"
+    for (k, a), b in zip(model.state_dict().items(), other.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_the_range_test_smooths_with_a_bias_corrected_average_and_runs_on_a_benign_problem():
+    from labkit.training import lr_range_test
+    torch.manual_seed(0)
+    model = LinearNet()
+    loader, _ = toy_loaders()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    result = lr_range_test(model, loader, nn.CrossEntropyLoss(), optimizer, "cpu",
+                           start_lr=1e-5, end_lr=1e-2, steps=60, progress=False)
+    assert len(result["lr"]) == 60, "lr 1e-5..1e-2 on an easy problem: nothing blows up"
+    assert result["lr"][-1] == pytest.approx(1e-2)
+    average = 0.0
+    for k, (raw, smooth) in enumerate(zip(result["raw_loss"], result["loss"])):
+        average = 0.9 * average + 0.1 * raw
+        assert smooth == pytest.approx(average / (1 - 0.9 ** (k + 1)), rel=1e-9), k
+    assert result["loss"][0] == pytest.approx(result["raw_loss"][0])   # corrected from 0
+
+
+def test_the_range_test_sets_each_steps_lr_before_the_step():
+    from labkit.training import lr_range_test
+    w = nn.Parameter(torch.zeros(1))
+
+    class One(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = w
+
+        def forward(self, x):
+            return x[:, :2] * 0 + self.w
+
+    seen = []
+    optimizer = torch.optim.SGD([w], lr=0.0)
+    real_step = optimizer.step
+
+    def step(*a, **k):
+        seen.append(optimizer.param_groups[0]["lr"])
+        return real_step(*a, **k)
+
+    optimizer.step = step
+    loader = DataLoader(TensorDataset(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)), batch_size=2)
+    result = lr_range_test(One(), loader, nn.CrossEntropyLoss(), optimizer, "cpu",
+                           start_lr=0.1, end_lr=0.4, steps=3, progress=False)
+    assert seen == pytest.approx([0.1, 0.2, 0.4]) == result["lr"]
+
+
+def test_per_class_accuracy_is_the_diagonal_over_the_true_counts():
+    cm = torch.tensor([[3, 1, 0],      # true class 0: 3 of 4 right
+                       [0, 0, 0],      # true class 1: never seen -> 0, not a division by zero
+                       [2, 2, 6]])     # true class 2: 6 of 10
+    assert per_class_accuracy(cm).tolist() == pytest.approx([0.75, 0.0, 0.6])
+    labels = torch.tensor([0, 0, 0, 0, 2, 2])
+    predictions = torch.tensor([0, 0, 0, 1, 0, 2])
+    assert confusion_matrix(labels, predictions, 3)[0, 1] == 1     # row = true, column = predicted
+    assert confusion_matrix(labels, predictions, 3)[1, 0] == 0
+    assert confusion_matrix(labels, predictions, 3).sum() == 6
