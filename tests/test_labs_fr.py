@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LABS = ROOT / "labs"
 WORKSHOPS = LABS / "workshops"
 GLOSSARY = LABS / "glossaire.md"
+GLOSSARY_LINK = "?lab=glossaire"  # LiveLabs names a lab by its file name; the French manifests list it
 
 EN_LABS = sorted(p for p in LABS.glob("*/*.md")  # labs/<name>/<name>.md, as tests/test_labs.py reads them
                  if p.parent.name != "workshops" and p.stem == p.parent.name)
@@ -86,6 +87,15 @@ def english_target(target: str) -> str:
     target = re.sub(r"_fr\.md(?=$|#)", ".md", target)
     target = re.sub(r"^(https://learn\.microsoft\.com/)fr-fr/", r"\1en-us/", target)  # the same page, in French
     return re.sub(r"^\?lab=([\w-]+)_fr(?=$|#|&)", r"?lab=\1", target)
+
+
+def livelabs_name(filename: str) -> str:
+    """The name LiveLabs gives a tutorial, what `?lab=` selects: its file name without `.md`.
+
+    As LiveLabs' `main.js` computes it (function `w()` of oracle-livelabs/common, redwood-hol/js/main.min.js).
+    A `?lab=` name that no tutorial of the manifest has shows the manifest's first tutorial instead.
+    """
+    return filename.split("/")[-1].replace(".md", "")
 
 
 def is_relative(target: str) -> bool:
@@ -175,14 +185,15 @@ def test_same_links_and_images(english):
         f"{french.name}: image targets {image_targets(fr_text)} differ from the English {image_targets(en_text)}"
     for alt, _ in IMAGE.findall(fr_text):
         assert len(alt.split()) >= 3, f"{french.name}: image alt text too short: {alt!r}"
-    glossary = "../glossaire.md"
-    fr_links = [t for t in link_targets(fr_text) if t != glossary]
+    fr_links = [t for t in link_targets(fr_text) if t != GLOSSARY_LINK]
     assert Counter(map(english_target, fr_links)) == Counter(link_targets(en_text)), (
         f"{french.name}: link targets differ from the English twin's.\n"
         f"only in English: {sorted(set(link_targets(en_text)) - set(map(english_target, fr_links)))}\n"
         f"only in French: {sorted(set(map(english_target, fr_links)) - set(link_targets(en_text)))}")
     for target in link_targets(fr_text) + image_targets(fr_text):
         m = re.match(r"\?lab=([\w-]+)", target)
+        if target == GLOSSARY_LINK:
+            continue  # the glossary is a tutorial of every French manifest: test_glossary_link_renders_in_livelabs
         if m:
             name = m.group(1)
             assert name.endswith("_fr") and (LABS / name[:-3] / f"{name}.md").is_file(), \
@@ -247,9 +258,12 @@ def test_french_manifest_lists_the_twins_in_order(manifest):
         assert fr[key] == en[key], f"{french.relative_to(ROOT)}: {key} differs from manifest.json"
     assert fr["workshoptitle"].strip() and fr["workshoptitle"] != en["workshoptitle"], \
         f"{french.relative_to(ROOT)}: translate workshoptitle"
-    assert len(fr["tutorials"]) == len(en["tutorials"]), \
-        f"{french.relative_to(ROOT)}: {len(fr['tutorials'])} tutorials, the English manifest has {len(en['tutorials'])}"
-    for i, (e, f) in enumerate(zip(en["tutorials"], fr["tutorials"])):
+    twins = [t for t in fr["tutorials"] if livelabs_name(t["filename"]) != GLOSSARY_LINK[5:]]
+    assert fr["tutorials"][len(twins):] == fr["tutorials"][len(en["tutorials"]):], \
+        f"{french.relative_to(ROOT)}: the glossary comes last, after the twins of the English tutorials"
+    assert len(twins) == len(en["tutorials"]), \
+        f"{french.relative_to(ROOT)}: {len(twins)} tutorials (glossary aside), the English manifest has {len(en['tutorials'])}"
+    for i, (e, f) in enumerate(zip(en["tutorials"], twins)):
         where = f"{french.relative_to(ROOT)} tutorials[{i}]"
         assert set(f) == set(e), f"{where}: keys {sorted(f)} differ from the English {sorted(e)}"
         for key in ("title", "description"):
@@ -387,3 +401,205 @@ def test_no_typographic_spaces_in_code(french):
     for snippet in code:
         assert "\u00a0" not in snippet and "\u202f" not in snippet, \
             f"{french.name}: a no-break space inside code or a link target: {snippet!r}"
+
+
+# --------------------------------------------------------------------------------------------
+# The glossary, as LiveLabs shows it
+# --------------------------------------------------------------------------------------------
+
+FR_MANIFESTS = sorted(WORKSHOPS.glob("*/manifest_fr.json"))
+
+
+def test_glossary_link_renders_in_livelabs():
+    """A link to the glossary opens it rendered, in the French edition the learner is reading.
+
+    LiveLabs shows a relative `.md` link as raw Markdown (its `E()` only rewrites the address), so the labs
+    link the glossary as the tutorial it is in every French manifest, `?lab=glossaire`, the form of every
+    other link between labs. A `?lab=` name missing from the manifest silently shows the introduction.
+    """
+    linking = {lab_id(p) for p in FR_LABS if GLOSSARY_LINK in link_targets(read(p))}
+    assert "introduction" in linking, f"introduction_fr.md: link the glossary as [glossaire]({GLOSSARY_LINK})"
+    for path in FR_LABS + [GLOSSARY]:
+        raw = [t for t in link_targets(read(path)) if t.split("#")[0].endswith("glossaire.md")]
+        assert not raw, f"{path.relative_to(ROOT)}: {raw}: LiveLabs shows a .md link raw; write {GLOSSARY_LINK}"
+    assert FR_MANIFESTS, "no labs/workshops/*/manifest_fr.json"
+    for manifest in FR_MANIFESTS:
+        tutorials = json.loads(read(manifest))["tutorials"]
+        names = [livelabs_name(t["filename"]) for t in tutorials]
+        listed = {n[:-3] for n in names if n.endswith("_fr")} & linking
+        if not listed:
+            continue
+        glossary = [t for t in tutorials if livelabs_name(t["filename"]) == GLOSSARY_LINK[5:]]
+        assert len(glossary) == 1, (f"{manifest.relative_to(ROOT)} lists {sorted(listed)}, which link "
+                                    f"{GLOSSARY_LINK}: list the glossary once, as its last tutorial")
+        assert (manifest.parent / glossary[0]["filename"]).resolve() == GLOSSARY, \
+            f"{manifest.relative_to(ROOT)}: the glossary tutorial must be labs/glossaire.md"
+        assert glossary[0]["title"] == "Glossaire", f"{manifest.relative_to(ROOT)}: title it « Glossaire »"
+    text = read(GLOSSARY)
+    assert re.match(r"# \S", text), "labs/glossaire.md: LiveLabs takes the tutorial's title from its '# ' line"
+    relative = [t for t in link_targets(text) + image_targets(text) if is_relative(t) and not t.startswith("?")]
+    assert not relative, f"labs/glossaire.md: {relative}: LiveLabs resolves relative links against labs/"
+
+
+# --------------------------------------------------------------------------------------------
+# Objectives and prerequisites: the same list in both editions
+# --------------------------------------------------------------------------------------------
+
+def list_section(text: str, heading: str) -> list[str]:
+    """The items of the bullet list under `### heading`, each item with its continuation lines."""
+    m = re.search(rf"^### {heading}[ \t]*\n(.*?)(?=^#|\Z)", without_code_blocks(text), re.M | re.S)
+    assert m, f"no '### {heading}'"
+    items: list[str] = []
+    for line in m.group(1).splitlines():
+        if re.match(r"\* ", line):
+            items.append(line[2:])
+        elif items and line.strip():
+            assert re.match(r"[ \t]+\S", line), f"'### {heading}': a line that belongs to no item: {line!r}"
+            items[-1] += " " + line.strip()
+    return items
+
+
+def numbers(text: str, french: bool) -> list[str]:
+    """The numbers of a sentence, outside code, normalised: 50 000 / 50,000 -> 50000, 0,5 -> 0.5."""
+    text = re.sub(r"`[^`]*`", " ", text)
+    if french:
+        text = re.sub(r"(?<=\d)[\u202f\u00a0 ](?=\d{3}\b)", "", text)
+        text = re.sub(r"(?<=\d),(?=\d)", ".", text)
+    else:
+        text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    return re.findall(r"(?<![\w.])\d+(?:\.\d+)*", text)
+
+
+def emphasised(text: str) -> int:
+    """How many names of several words a sentence gives in *italics* (the labs name other labs so);
+    one-word English glosses such as "(*batch*)" or "*broadcasting*" aside."""
+    text = re.sub(r"\*\*[^*]+\*\*", " ", text)
+    text = re.sub(r"\(\*[^*]+\*", "(", text)
+    return len(re.findall(r"(?<!\*)\*[^*\s][^*]*\s[^*]*\*(?!\*)", text))
+
+
+NUMBER_WORDS = {"2": "deux", "3": "trois", "4": "quatre", "5": "cinq", "6": "six", "7": "sept", "8": "huit",
+                "9": "neuf", "10": "dix"}  # "a 2-D loss surface": « une surface à deux dimensions »
+
+
+@pytest.mark.parametrize("english", EN_LABS, ids=lab_id)
+@pytest.mark.parametrize("en_heading, fr_heading", [("Objectives", "Objectifs"), ("Prerequisites", "Prérequis")])
+def test_same_objectives_and_prerequisites(english, en_heading, fr_heading):
+    """Item by item, the French list says what the English says: as many items, in each the same commands
+    (`code`), the same numbers and links, and as many labs named in italics. (An item left over from an
+    older English prerequisite is how "Terminé tous les labs précédents *Fonction de perte et optimiseur*"
+    once rendered.)"""
+    french = twin(english)
+    en_text, fr_text = read(english), read(french)
+    if not re.search(rf"^### {en_heading}\s*$", en_text, re.M):
+        pytest.skip(f"{english.name} has no {en_heading}")
+    en, fr = list_section(en_text, en_heading), list_section(fr_text, fr_heading)
+    assert len(fr) == len(en), (f"{french.name}: {len(fr)} items under '### {fr_heading}', the English has "
+                                f"{len(en)}:\n" + "\n".join(f"  EN * {e}" for e in en)
+                                + "\n" + "\n".join(f"  FR * {f}" for f in fr))
+    for i, (e, f) in enumerate(zip(en, fr), 1):
+        where = f"{french.name}, '### {fr_heading}' item {i}"
+        missing = inline_code(e) - inline_code(f)  # the French may add a gloss: `Dataset`, `DataLoader`
+        assert not missing, f"{where}: the English item's code {sorted(missing)} is missing:\n  EN {e}\n  FR {f}"
+        written = Counter(n for n in Counter(numbers(e, False)) - Counter(numbers(f, True))
+                          if n in NUMBER_WORDS and re.search(rf"\b{NUMBER_WORDS[n]}\b", f))
+        assert Counter(numbers(f, True)) + written == Counter(numbers(e, False)), \
+            f"{where}: numbers {numbers(f, True)}, the English has {numbers(e, False)}:\n  EN {e}\n  FR {f}"
+        assert Counter(map(english_target, link_targets(f))) == Counter(link_targets(e)), f"{where}: links differ"
+        assert emphasised(f) == emphasised(e), \
+            f"{where}: {emphasised(f)} italic names, the English has {emphasised(e)}:\n  EN {e}\n  FR {f}"
+
+
+# --------------------------------------------------------------------------------------------
+# French typography
+# --------------------------------------------------------------------------------------------
+
+def typographic_text(path: Path) -> str:
+    """What a learner reads, with its no-break spaces kept: code, link targets, addresses and the English
+    labels quoted on purpose (bold notebook titles) become `x`, so that nothing around them changes."""
+    text = without_code_blocks(read(path))
+    if path.suffix == ".json":
+        manifest = json.loads(text)
+        text = "\n".join([manifest["workshoptitle"]] + [t[k] for t in manifest["tutorials"] for k in ("title", "description")])
+    english = path.with_name(path.name.replace("_fr.md", ".md"))
+    english_bold = set(re.findall(r"\*\*([^*\n]+)\*\*", read(english))) if english != path and english.is_file() else set()
+    if path == GLOSSARY:  # its example of a notebook section title, quoted in English
+        english_bold = set(re.findall(SECTION, text))
+    text = re.sub(r"\*\*([^*\n]+)\*\*", lambda m: "x" if m.group(1) in english_bold else m.group(0), text)
+    text = re.sub(r"<copy>.*?</copy>", "x", text, flags=re.S)
+    text = re.sub(r"^[ \t>]*\|[-:| ]+\|[ \t]*$", "", text, flags=re.M)  # a table's alignment row
+    text = re.sub(r"`[^`]+`", "x", text)
+    text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "x", text)  # alt text: test_alt_text_typography
+    text = re.sub(r"\[[^\]]*\]\(https?:[^)]*\)", "x", text)  # a page's title, often English
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return re.sub(r"https?://\S+", "x", text)
+
+
+TYPOGRAPHY = [  # (pattern, what French typography writes instead)
+    (r"[^\s\u00a0\u202f][:;!?](?=[\s*)]|$)", "a no-break space before « : » and a narrow one before « ; ! ? »"),
+    (r" [:;!?]", "a no-break space (U+00A0 before « : », U+202F before « ; ! ? »), not an ordinary space"),
+    (r"[\u202f]:", "U+00A0 before « : », as everywhere else in the labs"),
+    (r"\u00a0[;!?]", "U+202F (narrow no-break space) before « ; ! ? », as everywhere else in the labs"),
+    (r"«(?!\u00a0)|(?<!\u00a0)»", "« guillemets » with a no-break space inside"),
+    (r"[\"“”]", "« guillemets » in French prose"),
+    (r"(?<!port )(?<!\(ici )\b\d{5,}\b", "a narrow no-break space between thousands (« 50 000 »); not in port numbers"),
+]
+
+
+@pytest.mark.parametrize("path", FR_LABS + [GLOSSARY] + FR_MANIFESTS, ids=lambda p: str(p.relative_to(LABS)))
+def test_french_typography(path):
+    text = typographic_text(path)
+    for pattern, rule in TYPOGRAPHY:
+        m = re.search(pattern, text, re.M)
+        assert not m, (f"{path.relative_to(ROOT)}: {text[max(0, m.start() - 50):m.end() + 30]!r}: {rule}")
+
+
+@pytest.mark.parametrize("french", FR_LABS, ids=lab_id)
+def test_alt_text_typography(french):
+    """Alt text is read aloud: French punctuation there too, and dimensions written 3 × 3, not 3 sur 3."""
+    for alt, target in IMAGE.findall(read(french)):
+        for pattern, rule in TYPOGRAPHY[:5] + [(r"\d sur \d", "« 3 × 3 » for dimensions")]:
+            m = re.search(pattern, alt)
+            assert not m, f"{french.name}: image {target}: {alt[max(0, m.start() - 40):m.end() + 20]!r}: {rule}"
+
+
+# --------------------------------------------------------------------------------------------
+# The glossary's first-use rule
+# --------------------------------------------------------------------------------------------
+
+FIRST_USE = [  # (French term, its English gloss): glossaire.md, "la première fois qu'il apparaît"
+    ("exactitude", "accuracy"),
+    ("époque", "epoch"),
+    ("taux d'apprentissage", "learning rate"),
+    ("fonction de perte", "loss function"),
+    ("optimiseur", "optimizer"),
+]
+
+
+def body_text(french: Path) -> str:
+    """A lab's prose up to "En savoir plus": no headings, tables, code, link targets or lab titles in italics."""
+    text = without_code_blocks(read(french)).split("\n## En savoir plus")[0]
+    text = re.sub(r"^#.*$", " ", text, flags=re.M)
+    text = re.sub(r"^[ \t>]*\|.*$", " ", text, flags=re.M)  # tables: labels and figures; the prose glosses
+    text = re.sub(r"`[^`\n]+`", " ", text)
+    text = IMAGE.sub(" ", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    titles = {re.sub(r"^Lab \d+[^:]*:\s*", "", t["title"]).strip()
+              for m in FR_MANIFESTS for t in json.loads(read(m))["tutorials"]}
+    text = re.sub(r"(?<!\()\*([^*\n]+)\*", lambda m: " " if m.group(1).strip() in titles else m.group(0), text)
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.parametrize("french", FR_LABS, ids=lab_id)
+def test_key_terms_glossed_at_first_use(french):
+    """LiveLabs can show any lab alone: each lab gives the English of its key terms the first time it uses
+    them (« l'exactitude (*accuracy*, le taux de bonnes réponses) »), as notebooks print epoch, loss, lr."""
+    text = body_text(french)
+    for term, gloss in FIRST_USE:
+        m = re.search(rf"\b{term}s?\b", text, re.I)
+        if not m:
+            continue
+        after = text[m.end():m.end() + 60]
+        assert re.search(rf"\*{gloss}", after, re.I), (
+            f"{french.name}: the first « {term} » ({text[max(0, m.start() - 40):m.end() + 40]!r}) "
+            f"needs its English, « {term} (*{gloss}*) »")
