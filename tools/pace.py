@@ -168,7 +168,7 @@ def minutes(cells: list, run_seconds: dict) -> dict:
 # The live edition
 # ------------------------------------------------------------------------------------------
 
-RELATIVE_LINK = re.compile(r"(\]\()(?!https?:|mailto:|#|/)([^)\s]+)")
+RELATIVE_LINK = re.compile(r"(\]\()(?!https?:|mailto:|attachment:|#|/)([^)\s]+)")
 
 
 def _relink(text: str) -> str:
@@ -221,7 +221,10 @@ def live_edition(nb: dict, name: str, run_seconds: dict | None = None) -> dict:
                     text = _keep_of_core_markdown(text)
                 if text.strip():
                     cell["source"] = _relink(text)
+                    kept = {k: v for k, v in cell.get("attachments", {}).items() if f"attachment:{k}" in text}
                     cell.pop("attachments", None)
+                    if kept:
+                        cell["attachments"] = kept
                     out.append(cell)
             elif is_code(cell) or cell["cell_type"] == "raw":
                 out.append(cell)
@@ -345,7 +348,7 @@ class Quote:
 QUOTES = [
     Quote("notebooks/00_setup_check.ipynb",
           re.compile(r"^\| \[(?P<nb>\d\d) · [^\]]*\]\(\d\d_\w+\.ipynb\) \|[^\n]*?\| (?P<live>\d+) min \| "
-                     r"(?P<own>\d+) min \|$", re.M), 8),
+                     r"(?P<own>\d+) min \|", re.M), 8),
     Quote("README.md",
           re.compile(r"^\| \[(?P<nb>\d\d)_\w+\]\(notebooks/\d\d_\w+\.ipynb\) \|[^\n]*?\| (?P<live>\d+) min \| "
                      r"(?P<own>\d+) min \|", re.M), 8),
