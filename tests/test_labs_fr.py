@@ -70,7 +70,8 @@ def headings(text: str) -> list[tuple[int, str]]:
 
 
 def link_targets(text: str) -> list[str]:
-    return [t for _, t in LINK.findall(without_code_blocks(text))]
+    """Link targets outside code blocks; not LiveLabs variables, `[](var:repo_dir)`, which become text."""
+    return [t for _, t in LINK.findall(without_code_blocks(text)) if not t.startswith("var:")]
 
 
 def image_targets(text: str) -> list[str]:
