@@ -2,7 +2,7 @@
 #   make lab    set up .venv if needed and open JupyterLab on notebooks/ (127.0.0.1, with a token)
 #   make test   set up .venv if needed and run every test (unit tests and every notebook)
 # Helpers:
-#   make data         download and verify CIFAR-10, generate (or repair) the offline stand-in
+#   make data         generate (or repair) the offline stand-in, download and verify CIFAR-10
 #   make check        print the settings, the device and whether the data is there
 #   make images       redraw every figure in images/ from the scripts in tools/figures/
 #   make timings      time every notebook in a fresh kernel (quick and full): benchmarks/results/notebook-times.md
@@ -14,6 +14,12 @@
 #   make gpu-wheels   download, here, what `make gpu-check` needs on an offline GPU machine
 #   make gpu-check    every GPU path on a GPU machine (PYTHON=python3 to use that machine's Python)
 #   make lint         ruff over labkit, tests, tools and benchmarks
+# Rooms and releases:
+#   make offline-kit  on a connected machine: wheels/wheelhouse for the room's platform, and the data
+#                     (ROOM_PLATFORM=linux-x86_64|linux-aarch64|windows-x86_64|macos-arm64, ROOM_PYTHON=3.12,
+#                     ROOM_TORCH=cpu); once wheels/wheelhouse holds wheels, make installs from it, never the index
+#   make resolve-check  pip's resolver, per advertised Python and platform, against the public index
+#   make publish-check  fails while labs/variables/variables.json holds a placeholder address
 
 PYTHON ?= python3
 PORT ?= 8888
@@ -26,19 +32,32 @@ OLDEST_VENV := .venv-oldest
 GPU_WHEELS_PYTHON ?= 3.12
 GPU_CHECK_ARGS ?=
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+# The oldest Python whose pinned install resolves (tools/resolve_check.py checks every advertised one).
+PYTHON_MIN := 3.11
+# An offline room's packages (make offline-kit). When this folder holds wheels, every install of the
+# stamp below uses it alone: --no-index, so no index is contacted. WHEELHOUSE= turns it off.
+WHEELHOUSE ?= wheels/wheelhouse
+PIP_SOURCES = $(if $(WHEELHOUSE),$(if $(wildcard $(WHEELHOUSE)/*.whl),--no-index --find-links $(WHEELHOUSE)))
+ROOM_PLATFORM ?=
+ROOM_PYTHON ?=
+ROOM_TORCH ?=
 
+.PHONY: offline-kit resolve-check publish-check
 .PHONY: lab test data check images timings live pace test-oldest test-ui gpu-wheels gpu-check lint help
 
 help:
-	@sed -n '1,17p' Makefile
+	@sed -n '1,/^$$/p' Makefile
 
 # Install (again) whenever requirements.txt, constraints.txt or pyproject.toml changes.
 # constraints.txt pins the versions of the last green CI run; labkit is installed in editable mode.
+# The Python checked is .venv's when .venv exists (it may have been made by hand), else $(PYTHON);
+# the error names a new-enough Python found on PATH.
 $(STAMP): requirements.txt constraints.txt pyproject.toml tools/jupyterlab/overrides.json
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "error: the workshop needs Python 3.10 or newer; this is " + sys.version.split()[0] + ". Install a newer one and run: make PYTHON=python3.12 ...")'
+	@if test -x $(BIN)/python; then $(BIN)/python tools/check_python.py $(PYTHON_MIN) venv; \
+	else $(PYTHON) tools/check_python.py $(PYTHON_MIN) PYTHON; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt -e .
+	$(if $(PIP_SOURCES),@echo "Installing from $(WHEELHOUSE) only (no index is contacted)",$(BIN)/python -m pip install --quiet --upgrade pip)
+	$(BIN)/python -m pip install --quiet $(PIP_SOURCES) -r requirements.txt -c constraints.txt -e .
 	@mkdir -p $(dir $(LAB_OVERRIDES)) && cp tools/jupyterlab/overrides.json $(LAB_OVERRIDES)
 	@touch $(STAMP)
 
@@ -55,9 +74,11 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The stand-in first: it needs no network. Without network the download then fails with its reason,
+# and make data still ends well, saying that only the stand-in is ready.
 data: $(STAMP)
-	$(BIN)/python -m labkit download
 	$(BIN)/python -m labkit prepare-offline
+	@$(BIN)/python -m labkit download || echo "make data: CIFAR-10 could not be downloaded (the reason is above); the offline stand-in is ready: use LAB_DATASET=synthetic, or run make data on a connected machine and copy its data/ folder here."
 
 check: $(STAMP)
 	$(BIN)/python -m labkit check
@@ -86,6 +107,23 @@ test-oldest:
 test-ui: $(STAMP)
 	bash tools/install_ui_deps.sh $(BIN)/python
 	$(BIN)/python -m pytest tests_ui -q
+
+# On a connected machine, for a room without network: the wheelhouse of the room's platform (this
+# machine's by default) with setuptools for labkit's editable build, then CIFAR-10 and the stand-in.
+offline-kit: $(STAMP)
+	$(BIN)/python tools/wheelhouse.py --dest $(WHEELHOUSE) $(if $(ROOM_PLATFORM),--platform $(ROOM_PLATFORM)) \
+		$(if $(ROOM_PYTHON),--python-version $(ROOM_PYTHON)) $(if $(ROOM_TORCH),--torch $(ROOM_TORCH))
+	$(BIN)/python -m labkit download
+	$(BIN)/python -m labkit prepare-offline
+	@echo "offline-kit: copy this folder (with data/ and $(WHEELHOUSE)/) to each machine of the room; make lab there installs from $(WHEELHOUSE) without network."
+
+# pip's resolver for every advertised Python on Linux x86_64 and aarch64, Windows and macOS (needs the index).
+resolve-check: $(STAMP)
+	$(BIN)/python tools/resolve_check.py
+
+# Before publishing the labs: the repository address must be a real one, not the placeholder.
+publish-check:
+	$(PYTHON) tools/publish_check.py
 
 gpu-wheels:
 	$(PYTHON) tools/gpu_check.py download-wheels --python-version $(GPU_WHEELS_PYTHON) \
