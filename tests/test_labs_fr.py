@@ -388,8 +388,16 @@ def test_glossary_names_the_key_terms():
                  "fonction de perte", "optimiseur", "descente de gradient", "rétropropagation", "couche",
                  "noyau de convolution", "carte de caractéristiques", "sous-échantillonnage", "max-pooling",
                  "jeu de données", "chargeur de données", "exactitude", "point de contrôle", "profil",
-                 "processeur graphique"):
+                 "processeur graphique",
+                 # rev-french.md: the terms the labs use that it lacked, and the choices it changed
+                 "variante", "broadcasting (diffusion)", "vue, tranche", "hook", "perte cumulée", "phase d'échauffement",
+                 "itérations de chauffe", "planificateur", "règle de proportionnalité linéaire", "enveloppe DDP",
+                 "rendez-vous", "backend", "processeur de calcul fictif", "paquet utilitaire", "codé en dur",
+                 "code propre au GPU", "jeu synthétique", "mémoire non paginable", "centrer-réduire",
+                 "propagation avant", "sélectionner par masque"):
         assert term in text, f"labs/glossaire.md does not define {term!r}"
+    for calque in ("mémoire épinglée", "données de substitution", "paquet d'aide", "perte courante"):
+        assert not re.search(rf"^\| {calque}", text, re.M), f"labs/glossaire.md: {calque!r} is no longer the term (rev-french.md)"
 
 
 @pytest.mark.parametrize("french", FR_LABS, ids=lab_id)
