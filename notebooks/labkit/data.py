@@ -146,7 +146,11 @@ def load_dataset(settings: Settings, train: bool = True, transform=None):
 
 
 def profile_subset(dataset, size: int | None):
-    """The first ``size`` images of a dataset (all of them when ``size`` is None)."""
+    """The first ``size`` images of a dataset (all of them when ``size`` is None).
+
+    Notebook 02 calls the tutorial's whole sets ``trainset`` and ``testset``, and this run's parts of
+    them ``train_subset`` and ``test_subset``.
+    """
     if size is None or size >= len(dataset):
         return dataset
     subset = Subset(dataset, range(size))
@@ -155,24 +159,28 @@ def profile_subset(dataset, size: int | None):
 
 
 def load_datasets(settings: Settings, transform=None, test_transform=None):
-    """The training and test sets for this run, cut to the profile's sizes."""
+    """``(train_subset, test_subset)``: this run's part of the whole ``trainset`` and ``testset``.
+
+    Both are cut to the profile's sizes (``profile_subset``); ``test_transform`` defaults to ``transform``.
+    """
     test_transform = transform if test_transform is None else test_transform
-    train_set = load_dataset(settings, train=True, transform=transform)
-    test_set = load_dataset(settings, train=False, transform=test_transform)
-    return (profile_subset(train_set, settings.profile.train_size),
-            profile_subset(test_set, settings.profile.test_size))
+    trainset = load_dataset(settings, train=True, transform=transform)
+    testset = load_dataset(settings, train=False, transform=test_transform)
+    return (profile_subset(trainset, settings.profile.train_size),
+            profile_subset(testset, settings.profile.test_size))
 
 
-def make_loaders(train_set, test_set, batch_size: int, num_workers: int = 0, seed: int = 0):
-    """A shuffled training loader and an in-order test loader.
+def make_loaders(train_subset, test_subset, batch_size: int, num_workers: int = 0, seed: int = 0):
+    """A shuffled training loader over ``train_subset`` and an in-order test loader over ``test_subset``.
 
-    ``num_workers=0`` loads batches in the notebook's own process: in notebooks this is the
-    safe choice on every operating system (notebook 02 explains why).
+    Any datasets work (the whole ``trainset`` and ``testset`` too). ``seed`` seeds the shuffling, so
+    the order is the same on every run. ``num_workers=0`` loads batches in the notebook's own
+    process: in notebooks this is the safe choice on every operating system (notebook 02 explains why).
     """
     generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(train_set, batch_size=batch_size, shuffle=True,
+    train_loader = DataLoader(train_subset, batch_size=batch_size, shuffle=True,
                               num_workers=num_workers, generator=generator)
-    test_loader = DataLoader(test_set, batch_size=batch_size, shuffle=False,
+    test_loader = DataLoader(test_subset, batch_size=batch_size, shuffle=False,
                              num_workers=num_workers)
     return train_loader, test_loader
 
