@@ -32,8 +32,9 @@ OLDEST_VENV := .venv-oldest
 GPU_WHEELS_PYTHON ?= 3.12
 GPU_CHECK_ARGS ?=
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
-# The oldest Python whose pinned install resolves (tools/resolve_check.py checks every advertised one).
+# The oldest and newest Python whose pinned install resolves (tools/resolve_check.py checks them all).
 PYTHON_MIN := 3.11
+PYTHON_MAX := 3.14
 # An offline room's packages (make offline-kit). When this folder holds wheels, every install of the
 # stamp below uses it alone: --no-index, so no index is contacted. WHEELHOUSE= turns it off.
 WHEELHOUSE ?= wheels/wheelhouse
@@ -53,8 +54,8 @@ help:
 # The Python checked is .venv's when .venv exists (it may have been made by hand), else $(PYTHON);
 # the error names a new-enough Python found on PATH.
 $(STAMP): requirements.txt constraints.txt pyproject.toml tools/jupyterlab/overrides.json
-	@if test -x $(BIN)/python; then $(BIN)/python tools/check_python.py $(PYTHON_MIN) venv; \
-	else $(PYTHON) tools/check_python.py $(PYTHON_MIN) PYTHON; fi
+	@if test -x $(BIN)/python; then $(BIN)/python tools/check_python.py $(PYTHON_MIN) $(PYTHON_MAX) venv; \
+	else $(PYTHON) tools/check_python.py $(PYTHON_MIN) $(PYTHON_MAX) PYTHON; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(if $(PIP_SOURCES),@echo "Installing from $(WHEELHOUSE) only (no index is contacted)",$(BIN)/python -m pip install --quiet --upgrade pip)
 	$(BIN)/python -m pip install --quiet $(PIP_SOURCES) -r requirements.txt -c constraints.txt -e .

@@ -333,7 +333,7 @@ def test_links_resolve(lab):
         if target.startswith("?lab="):
             assert target[5:].split("#")[0] in lab_names(), f"{lab.name}: {target}: no such lab in a manifest"
             continue
-        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+        if re.match(r"[a-z]+:", target) or target.startswith(("#", "[](var:")):
             continue  # web addresses, mailto:, variables, and anchors in the same page
         assert not target.endswith(".md") and ".md#" not in target, \
             f"{lab.name}: {target}: link to another lab with ?lab=<name> (the renderer shows .md files raw)"
@@ -448,10 +448,11 @@ def test_windows_gets_powershell_forms():
             assert any(line.startswith("ssh-keygen") and "$HOME" in line for line in copied), \
                 f"{lab.name}: PowerShell's ssh-keygen does not expand ~: give the \"$HOME\\.ssh\\...\" form"
     text = read(LABS / "run-locally" / "run-locally.md")
-    for command in ('py -3.11 -m venv .venv',
+    for command in ('py -3 -m venv .venv', r'.venv\Scripts\python tools\check_python.py 3.11 3.14 windows',
                     r'.venv\Scripts\python -m pip install -r requirements.txt -c constraints.txt -e .',
                     r'.venv\Scripts\python -m labkit prepare-offline',
-                    r'.venv\Scripts\jupyter lab --ServerApp.ip=127.0.0.1 --LabApp.default_url=/lab/tree/notebooks',
+                    r'.venv\Scripts\jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=8888 '
+                    r'--ServerApp.port_retries=0 --LabApp.default_url=/lab/tree/notebooks',
                     '$env:LAB_PROFILE="quick"', "wsl --install"):
         assert command in text, f"run-locally.md: the Windows steps need `{command}`"
 
