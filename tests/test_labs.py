@@ -52,7 +52,9 @@ LAB_FILES = sorted(p for p in LABS.glob("*/*.md")
 CLOUD_LABS = ("setup-cpu-instance", "setup-gpu-instance")
 SETUP_LABS = ("setup-cpu-instance", "setup-gpu-instance", "run-locally")
 KINDS = {"tenancy", "sandbox", "local", "instructor"}  # LiveLabs' own two, and this workshop's two
-COMMON_LABS = "https://oracle-livelabs.github.io/common/"  # LiveLabs' shared labs, linked by URL
+# LiveLabs' shared labs and renderer, linked by URL: the GitHub Pages address, or the CDN that upstream
+# workshops moved to in 2026 (oracle-livelabs/oci-hpc 3b95bf9, 09234fa); either is accepted.
+COMMON_LABS = ("https://oracle-livelabs.github.io/common/", "https://livelabs.oracle.com/cdn/common/")
 VARIABLE = re.compile(r"\[\]\(var:([A-Za-z0-9_]+)\)")
 
 
@@ -144,7 +146,7 @@ def test_workshop_folder_has_the_livelabs_index_html(workshop):
     html = workshop / "index.html"
     assert html.is_file(), f"{workshop.relative_to(ROOT)}: LiveLabs needs an index.html beside manifest.json"
     text = read(html)
-    assert re.search(r'<script src="https://oracle-livelabs\.github\.io/common/redwood-hol/js/main\.min\.js">', text)
+    assert re.search(r'<script src="https://(oracle-livelabs\.github\.io|livelabs\.oracle\.com/cdn)/common/redwood-hol/js/main\.min\.js">', text)
     assert "redwood-hol/js/jquery" in text and "redwood-hol/css/style.min.css" in text
     # the elements main.js fills in
     for element in ('id="leftNav"', 'id="contentBox"', 'id="module-content"', 'class="hol-Header-wrap"',
