@@ -612,3 +612,21 @@ def test_key_terms_glossed_at_first_use(french):
         assert re.search(rf"\*{gloss}", after, re.I), (
             f"{french.name}: the first « {term} » ({text[max(0, m.start() - 40):m.end() + 40]!r}) "
             f"needs its English, « {term} (*{gloss}*) »")
+
+
+@pytest.mark.parametrize("manifest", FR_MANIFESTS, ids=lambda p: p.parent.name)
+def test_lab_links_resolve_in_each_french_edition(manifest):
+    """A `?lab=` link that the edition does not list silently shows its first tutorial: in every French
+    edition, each link of a listed lab names a tutorial of that edition."""
+    tutorials = json.loads(read(manifest))["tutorials"]
+    names = {livelabs_name(t["filename"]) for t in tutorials}
+    broken = []
+    for t in tutorials:
+        path = (manifest.parent / t["filename"]).resolve()
+        if re.match(r"[a-z]+://", t["filename"]) or not path.is_file():
+            continue
+        for target in link_targets(read(path)):
+            m = re.match(r"\?lab=([\w-]+)", target)
+            if m and m.group(1) not in names:
+                broken.append(f"{path.name}: {target}")
+    assert not broken, f"{manifest.relative_to(ROOT)} does not list the labs these links name: {broken}"
