@@ -235,6 +235,7 @@ def quick_venv(repo: Path) -> None:
     subprocess.run([str(base), "-m", "venv", *options, str(repo / ".venv")], check=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_offline_room_installs_from_the_wheelhouse_alone(small_repo):
     quick_venv(small_repo)
     r = make(small_repo, ".venv/.installed", f"PYTHON={sys.executable}")
@@ -288,6 +289,7 @@ def test_an_old_python_gets_a_usable_one_named(tmp_path):
         r.stderr
 
 
+@pytest.mark.slow
 def test_make_data_offline_makes_the_stand_in(tmp_path):
     """No network: the stand-in is generated, the download fails with its reason, make data ends well."""
     if not (ROOT / ".venv" / "bin" / "python").exists():
