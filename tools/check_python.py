@@ -1,4 +1,4 @@
-"""Stop `make` early, with advice, when the Python that builds or runs .venv is too old.
+r"""Stop `make` early, with advice, when the Python that builds or runs .venv is too old.
 
 Usage (from the Makefile): PYTHON_TO_CHECK tools/check_python.py MINIMUM MAXIMUM WHAT
   MINIMUM  the oldest Python the pinned install resolves for, e.g. 3.11 (tools/resolve_check.py)
@@ -10,7 +10,6 @@ It runs under the Python being checked, which may be very old (Oracle Linux 8 ha
 only what Python 3.6 has. On failure it names an interpreter on PATH that is new enough, if there is one.
 """
 
-import os
 import shutil
 import subprocess
 import sys
