@@ -390,3 +390,23 @@ def test_one_statement_about_torchrun_on_windows():
                     f"{path.relative_to(ROOT)}: {flat[:120]!r}...: use the one statement: {TORCHRUN_WINDOWS!r}"
                 assert "USE_LIBUV" not in flat or "not tested" in flat, f"{path.relative_to(ROOT)}: contradictory advice"
     assert mentioned >= 4, "README, run-locally, scaling-out and for-instructors say what torchrun does on Windows"
+
+
+def test_the_offline_kit_downloads_for_the_room_s_platform():
+    """tools/wheelhouse.py: setuptools and wheel always; another platform's tags and markers when asked."""
+    import wheelhouse
+
+    here = wheelhouse.download_command(Path("wheels/wheelhouse"), None, None, None)
+    assert here[1:4] == ["-m", "pip", "download"] and "setuptools>=64" in here and "wheel" in here
+    assert "--platform" not in here and "--no-index" not in here
+    room = wheelhouse.download_command(Path("w"), "windows-x86_64", "3.13", None)
+    assert "--run-pip" in room and json.loads(room[room.index("--run-pip") + 1])["sys_platform"] == "win32"
+    assert room[room.index("--platform") + 1] == "win_amd64" and "3.13.99" in room and "--only-binary=:all:" in room
+    cpu = wheelhouse.download_command(Path("w"), "linux-aarch64", "3.12", "cpu")
+    assert cpu[cpu.index("--index-url") + 1] == wheelhouse.CPU_INDEX and "manylinux2014_aarch64" in cpu
+    assert wheelhouse.default_dest("macos-arm64", "3.12").name == "wheelhouse-macos-arm64-py312"
+    with pytest.raises(SystemExit):
+        wheelhouse.main(["--platform", "windows-x86_64", "--torch", "cpu", "--dry-run"])
+    makefile = read(ROOT / "Makefile")
+    assert re.search(r"^offline-kit: .*\n(\t.*\n)*\t\$\(BIN\)/python tools/wheelhouse\.py", makefile, re.M)
+    assert "labkit download" in makefile.split("offline-kit:")[1].split("\n\n")[0], "the kit holds the data too"
