@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from queue import Empty
@@ -61,6 +62,7 @@ def _write_live_editions(config):
 
     spec = importlib.util.spec_from_file_location("lab_pace", ROOT / "tools" / "pace.py")
     pace = importlib.util.module_from_spec(spec)
+    sys.modules["lab_pace"] = pace          # dataclasses look their module up there
     spec.loader.exec_module(pace)
     pace.write_live(sorted(notebooks.glob("[0-9][0-9]_*.ipynb")))
 
