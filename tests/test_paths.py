@@ -316,8 +316,9 @@ def test_publish_check_fails_on_the_placeholder_and_passes_on_a_real_address(tmp
         assert publish_check.problems(copy), "the placeholder address must fail publish-check"
     real = "https://github.com/some-org/pytorch-workshop"
     for path in [copy / "README.md", copy / "labs" / "variables" / "variables.json",
-                 *(copy / "labs" / "workshops").glob("*/manifest*.json")]:
-        path.write_text(read(path).replace(url, real), encoding="utf-8")
+                 *(copy / "labs" / "workshops").glob("*/manifest*.json"), *(copy / "labs").glob("*/*.md")]:
+        # as a publisher does: the variable, and any address written out (Colab links) with it
+        path.write_text(read(path).replace(url, real).replace("/YOUR-ORGANISATION/", "/some-org/"), encoding="utf-8")
     assert publish_check.problems(copy) == []
     manifest = copy / "labs" / "workshops" / "local" / "manifest.json"
     manifest.write_text(read(manifest).replace(real + "/issues", real + "/discussions"), encoding="utf-8")

@@ -36,6 +36,12 @@ def problems(root=ROOT):
     for clone in re.findall(r"git clone (\S+)", readme):
         if clone != url:
             found.append("README.md: `git clone %s` is not repo_url (%s)" % (clone, url))
+    # An address written out instead of [](var:repo_url) (Colab links, badges...) must not keep the placeholder.
+    for path in [root / "README.md", *sorted((root / "labs").glob("*/*.md"))]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"/YOUR-ORGANISATION\b", line):
+                found.append("%s:%d still names YOUR-ORGANISATION: write the published address there"
+                             % (path.relative_to(root), number))
     return found
 
 
