@@ -119,8 +119,9 @@ offline-kit: $(STAMP)
 	@echo "offline-kit: copy this folder (with data/ and $(WHEELHOUSE)/) to each machine of the room; make lab there installs from $(WHEELHOUSE) without network."
 
 # pip's resolver for every advertised Python on Linux x86_64 and aarch64, Windows and macOS (needs the index).
+RESOLVE_JOBS ?= 8
 resolve-check: $(STAMP)
-	$(BIN)/python tools/resolve_check.py
+	$(BIN)/python tools/resolve_check.py --jobs $(RESOLVE_JOBS)
 
 # Before publishing the labs: the repository address must be a real one, not the placeholder.
 publish-check:
