@@ -71,7 +71,7 @@ def test_train_speed_smoke_runs_and_writes_json(tmp_path, stand_in_root):
         assert row["training_flop_per_s"] == pytest.approx(
             row["images_per_s"] * row["flops_per_image"], rel=0.01)
     accuracy = result["accuracy_after_images"]["accuracy"]
-    assert set(accuracy) == set(rows) and all(0 <= a <= 1 for a in accuracy.values())
+    assert set(accuracy) == set(rows) - {"2f"} and all(0 <= a <= 1 for a in accuracy.values())
     race = result["time_to_accuracy"]
     assert set(race) >= {"target", "tutorial", "fast", "fast_before", "ratio", "ratio_min",
                          "ratio_max", "ratio_with_preparation", "ratio_with_preparation_before"}
