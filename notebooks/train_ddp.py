@@ -52,7 +52,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -68,7 +67,7 @@ from labkit.data import CIFAR10_FOLDER, SYNTHETIC_FOLDER, as_tensors, dataset_st
 from labkit.devices import pick_device
 from labkit.models import Net, SmallResNet
 from labkit.settings import LabError, load_settings
-from labkit.training import new_history, save_checkpoint, train_one_epoch
+from labkit.training import new_history, save_checkpoint, train_one_epoch, write_atomically
 
 #: Notebook 07's "what if one process crashes?": the rank named here raises an error after
 #: its first training batch. Leave it unset in real runs.
@@ -227,9 +226,10 @@ def train(args, settings):
     # Each process gets its own device: on a GPU machine, GPU number LOCAL_RANK.
     device = pick_device(settings.device)
     if device.type == "cuda":
-        if local_rank >= torch.cuda.device_count():
-            raise LabError(f"Process with LOCAL_RANK={local_rank} needs GPU {local_rank}, but this "
-                           f"machine has {torch.cuda.device_count()}. Start at most one process "
+        processes_here = int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1))  # set by torchrun
+        if processes_here > torch.cuda.device_count():   # checked alike by every process
+            raise LabError(f"{processes_here} processes on this machine need {processes_here} GPUs, "
+                           f"but it has {torch.cuda.device_count()}. Start at most one process "
                            "per GPU (--nproc_per_node=gpu), or set LAB_DEVICE=cpu.")
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)       # so that "cuda" alone means this process's GPU
@@ -394,24 +394,37 @@ def train(args, settings):
                   "threads_per_process": torch.get_num_threads(),
                   "train_seconds": train_seconds, "checksums": checksums,
                   "test_accuracy": history["test_accuracy"][-1], "history": history}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        write_atomically(args.json, (json.dumps(result, indent=1) + "\n").encode())  # never half a file
     log(f"done: {args.epochs} epoch(s) on {world_size} process(es) in {train_seconds:.1f} s")
     dist.barrier()        # leave together: no process tears the group down while another still uses it
+
+
+def error(message) -> int:
+    """A problem the learner can fix (a LabError): one line, from rank 0 only (every process
+    meets the same wrong setting), instead of a traceback from every process."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"error: {message}", file=sys.stderr, flush=True)
+    return 1
 
 
 # @record: if this process raises, torchrun's error report shows its traceback, and names
 # it as the root cause when it was the first process to fail.
 @record
 def main(argv=None) -> int:
-    settings = load_settings()
+    try:   # a wrong LAB_* setting is one message, also for --help (the defaults need the settings)
+        settings = load_settings()
+    except LabError as e:
+        return error(e)
     args = parse_args(argv, settings)
     if "RANK" not in os.environ:
         print("error: train_ddp.py runs under torchrun, which starts the processes and sets "
               "RANK, LOCAL_RANK and WORLD_SIZE. Run for example:\n"
               "    torchrun --standalone --nproc_per_node=2 train_ddp.py", file=sys.stderr)
         return 2
-    train(args, settings)
+    try:
+        train(args, settings)
+    except LabError as e:
+        return error(e)
     # 6. Leave the group after success only: every process has passed the barrier at the end
     #    of train(), so none is still communicating; this frees the sockets (Gloo) or the GPU
     #    communicators (NCCL). After an error there is no `finally` on purpose: with NCCL,

@@ -92,3 +92,42 @@ def test_no_instructions_to_run_from_the_notebooks_folder():
     offenders = [str(p.relative_to(ROOT)) for p in texts
                  if re.search(r"cd notebooks|from `?notebooks/`?\)|run it from .?notebooks", p.read_text())]
     assert offenders == []
+
+
+def _port_in_time_wait() -> int:
+    """A port whose server closed a connection first and then stopped: it sits in TIME-WAIT.
+    The server sets SO_REUSEADDR, as Jupyter's (tornado's) does."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        conn, _ = server.accept()
+        conn.close()                  # the server closes first: its side goes to TIME-WAIT
+        client.recv(1)
+        client.close()
+    return port
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="TIME-WAIT and SO_REUSEADDR work differently there")
+def test_a_port_in_time_wait_after_a_restart_is_free_as_jupyter_sees_it():
+    port = _port_in_time_wait()
+    with socket.socket() as plain:   # the precondition: a bind without SO_REUSEADDR fails here
+        with pytest.raises(OSError):
+            plain.bind(("127.0.0.1", port))
+    r = subprocess.run([sys.executable, "tools/port_free.py", str(port)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"a port in TIME-WAIT is free for Jupyter (SO_REUSEADDR): {r.stderr}"
+
+
+def test_gpu_checks_version_floor_is_requirements_txts():
+    requirements = (ROOT / "requirements.txt").read_text()
+    source = (ROOT / "tools/gpu_check.py").read_text()
+    floor = re.search(r'FLOOR = \{"torch": \((\d+), (\d+)\), "torchvision": \((\d+), (\d+)\)\}', source)
+    assert floor, "tools/gpu_check.py should state FLOOR = {\"torch\": (x, y), \"torchvision\": (x, y)}"
+    torch_floor, vision_floor = tuple(map(int, floor.groups()[:2])), tuple(map(int, floor.groups()[2:]))
+    assert torch_floor == _floor(requirements, "torch")[:2]
+    assert vision_floor == _floor(requirements, "torchvision")[:2]
+    stated = f"torch>={torch_floor[0]}.{torch_floor[1]}, torchvision>={vision_floor[0]}.{vision_floor[1]}"
+    assert stated in source, f"gpu_check.py's message should say {stated!r}"

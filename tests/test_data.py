@@ -368,3 +368,7 @@ def test_the_generator_draws_what_its_version_says(tmp_path):
     assert digest.hexdigest() == GENERATED[standin.GENERATOR_VERSION], (
         "the generator draws other images than its version promises: raise GENERATOR_VERSION in "
         f"labkit/standin.py and pin the new checksum ({digest.hexdigest()})")
+
+
+def test_the_test_suites_list_of_files_is_the_stand_ins():
+    assert FILES == standin.ALL_FILES

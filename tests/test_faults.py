@@ -63,14 +63,22 @@ def test_interrupted_download_then_the_next_run_recovers(tmp_path, fake_cifar10_
     assert len(ds) == 500 and damaged_files("cifar10", root) == []
 
 
-def test_damaged_file_is_repaired_by_the_next_run(tmp_path, fake_cifar10_server):
+@pytest.mark.parametrize("name", ["data_batch_2", "batches.meta"])
+@pytest.mark.parametrize("archive", ["archive kept", "archive deleted"])
+def test_damaged_file_is_repaired_by_the_next_run(tmp_path, fake_cifar10_server, name, archive):
     root = tmp_path / "data"
     load_cifar10(root)
-    victim = root / "cifar-10-batches-py" / "data_batch_2"
+    if archive == "archive deleted":
+        (root / "cifar-10-python.tar.gz").unlink()
+    requests = fake_cifar10_server["requests"]
+    victim = root / "cifar-10-batches-py" / name
     victim.write_bytes(victim.read_bytes()[:100])
-    assert damaged_files("cifar10", root) == ["data_batch_2"]
+    assert damaged_files("cifar10", root) == [name]
     ds = load_cifar10(root, train=False)       # what a notebook (or `make data`) does next
     assert len(ds) == 100 and damaged_files("cifar10", root) == []
+    # A verified archive on disk is extracted again; only a missing one is downloaded (with
+    # as many requests as the first download took).
+    assert fake_cifar10_server["requests"] - requests == (0 if archive == "archive kept" else requests)
 
 
 def test_present_and_verified_data_needs_no_network(tmp_path, fake_cifar10_server):

@@ -97,3 +97,24 @@ def test_the_same_folder_written_two_ways_is_still_the_same_folder(tmp_path):
     with pytest.raises(LabError, match="same folder"):
         load_settings({"LAB_DATA_DIR": str(link), "LAB_OUTPUT_DIR": str(x)})
     assert load_settings({"LAB_DATA_DIR": str(detour)}).data_dir == x.resolve()
+
+
+@pytest.mark.parametrize("inside", ["output in data", "data in output"])
+def test_an_output_folder_inside_the_data_folder_or_the_reverse_is_refused(tmp_path, inside):
+    outer, inner = tmp_path / "outer", tmp_path / "outer" / "cifar-10-synthetic-batches-py"
+    env = ({"LAB_DATA_DIR": str(outer), "LAB_OUTPUT_DIR": str(inner)} if inside == "output in data"
+           else {"LAB_DATA_DIR": str(inner), "LAB_OUTPUT_DIR": str(outer)})
+    with pytest.raises(LabError, match=f"nested: {inner.resolve()} is inside {outer.resolve()}"):
+        load_settings(env)
+    # Side by side is fine, also when one name starts with the other's.
+    assert load_settings({"LAB_DATA_DIR": str(tmp_path / "data"),
+                          "LAB_OUTPUT_DIR": str(tmp_path / "data-outputs")}).output_dir.name == "data-outputs"
+
+
+def test_a_lab_error_is_one_line_in_a_notebook():
+    """IPython prints what _render_traceback_ returns instead of the traceback."""
+    try:
+        load_settings({"LAB_PROFILE": "fast"})
+    except LabError as e:
+        lines = e._render_traceback_()
+    assert len(lines) == 1 and lines[0].startswith("LabError: LAB_PROFILE='fast' is not a known value")

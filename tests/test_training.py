@@ -90,8 +90,10 @@ def test_interrupt_keeps_model_and_history():
 
     optimizer.step = step_then_interrupt
     start = {k: v.clone() for k, v in model.state_dict().items()}
-    history = fit(model, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer, "cpu",
-                  epochs=3, progress=False)
+    history = new_history()
+    with pytest.raises(KeyboardInterrupt):        # it goes on: Run All stops at this cell
+        fit(model, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer, "cpu",
+            epochs=3, progress=False, history=history)
     assert history["epoch"] == [1]                # the finished epoch is kept
     # The model keeps the weights it had when the interrupt came: nothing undone, nothing reset.
     assert all(torch.equal(v, snapshot[k]) for k, v in model.state_dict().items())
@@ -119,8 +121,9 @@ def test_an_interrupt_between_two_appends_leaves_a_consistent_history(monkeypatc
         history["epoch"] = InterruptingList()        # epoch appended, train_loss not yet
     else:
         history["step"] = InterruptingList()         # step appended, step_loss not yet
-    fit(model, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer, "cpu", epochs=2,
-        history=history, progress=False, log_every=1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, train_loader, test_loader, nn.CrossEntropyLoss(), optimizer, "cpu", epochs=2,
+            history=history, progress=False, log_every=1)
     epoch_keys = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds")
     assert len({len(history[k]) for k in epoch_keys}) == 1
     assert len(history["step"]) == len(history["step_loss"])
@@ -607,3 +610,74 @@ def test_per_class_accuracy_is_the_diagonal_over_the_true_counts():
     assert confusion_matrix(labels, predictions, 3)[0, 1] == 1     # row = true, column = predicted
     assert confusion_matrix(labels, predictions, 3)[1, 0] == 0
     assert confusion_matrix(labels, predictions, 3).sum() == 6
+
+
+# ----------------------------------------------------------------------------------------------
+# An output folder that cannot be written to, a full disk: one message, the epochs kept
+# ----------------------------------------------------------------------------------------------
+
+def test_an_unwritable_checkpoint_folder_is_refused_before_the_first_epoch(tmp_path, capsys):
+    blocker = tmp_path / "outputs"
+    blocker.write_text("a file where the folder should be")    # mkdir fails, as on a read-only disk
+    model = LinearNet()
+    train_loader, test_loader = toy_loaders(n=64)
+    with pytest.raises(LabError, match="Cannot write .*Set LAB_OUTPUT_DIR to a folder you can write"):
+        fit(model, train_loader, test_loader, nn.CrossEntropyLoss(),
+            torch.optim.SGD(model.parameters(), lr=0.01), "cpu", epochs=1, progress=False,
+            checkpoint_path=blocker / "checkpoints" / "net.pt")
+    assert "epoch 1:" not in capsys.readouterr().out, "it should fail before training, not after"
+
+
+def test_a_full_disk_during_a_save_is_one_message_and_the_finished_epochs_stay(tmp_path, monkeypatch):
+    import errno
+    model = LinearNet()
+    train_loader, test_loader = toy_loaders(n=64)
+    real_save, saves = torch.save, []
+
+    def save_then_fill_the_disk(obj, f, *args, **kwargs):
+        saves.append(1)
+        if len(saves) == 2:
+            f.write(b"part of a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_then_fill_the_disk)
+    history = new_history()
+    path = tmp_path / "net.pt"
+    with pytest.raises(LabError) as e:
+        fit(model, train_loader, test_loader, nn.CrossEntropyLoss(),
+            torch.optim.SGD(model.parameters(), lr=0.01), "cpu", epochs=3, progress=False,
+            history=history, checkpoint_path=path)
+    assert "No space left on device" in str(e.value) and "LAB_OUTPUT_DIR" in str(e.value)
+    assert history["epoch"] == [1, 2], "the finished epochs stay in the history passed in"
+    monkeypatch.setattr(torch, "save", real_save)
+    assert load_checkpoint(path, LinearNet())["history"]["epoch"] == [1]   # the last good one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"], "no temporary file left"
+
+
+def test_checkpoints_get_the_usual_permissions_without_touching_the_umask(tmp_path, monkeypatch):
+    old = os.umask(0o027)
+    try:
+        def no_umask(*args):
+            raise AssertionError("save_checkpoint must not change the process-wide umask")
+
+        monkeypatch.setattr(os, "umask", no_umask)
+        path = save_checkpoint(tmp_path / "net.pt", LinearNet())
+    finally:
+        monkeypatch.undo()
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_small_files_are_written_whole_or_not_at_all(tmp_path):
+    from labkit.training import write_atomically
+    path = write_atomically(tmp_path / "runs" / "result.json", b"first")
+    assert path.read_bytes() == b"first"
+
+    def half_then_interrupt(f):
+        f.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(path, write=half_then_interrupt)
+    assert path.read_bytes() == b"first" and [p.name for p in path.parent.iterdir()] == ["result.json"]

@@ -9,7 +9,11 @@ import sys
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Would Jupyter's own bind fail? It sets SO_REUSEADDR (tornado does), so a port left in
+    TIME-WAIT by a server that just stopped is free for it, and is free here too."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if sys.platform != "win32":   # on Windows SO_REUSEADDR would let two servers share a port
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:

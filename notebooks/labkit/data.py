@@ -15,13 +15,14 @@ The fast path (notebook 05)
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 import torch
 import torchvision
 import torchvision.transforms as transforms
 from torch.utils.data import DataLoader, Subset
-from torchvision.datasets.utils import check_integrity
+from torchvision.datasets.utils import check_integrity, download_and_extract_archive
 
 from .settings import LabError, Settings
 from .standin import (SYNTHETIC_FOLDER, SyntheticCIFAR10, damaged_message,  # noqa: F401
@@ -96,14 +97,24 @@ def load_cifar10(root, train: bool = True, transform=None, download: bool = True
     except RuntimeError:
         pass  # missing or damaged: download (again) below
     bad = damaged_files("cifar10", root) if folder.exists() else []
+    damaged = bool(bad) and any(folder.iterdir())     # some files are there, but not all intact
     try:
+        if bad and download:
+            # torchvision's download() returns at once when the data batches are intact, even if
+            # batches.meta is not, and it never re-extracts over damaged files. So delete what
+            # is damaged and extract again: from the archive if it is here and verified (no
+            # network needed), else after downloading it.
+            cls = torchvision.datasets.CIFAR10
+            for name in bad:
+                (folder / name).unlink(missing_ok=True)
+            download_and_extract_archive(cls.url, str(root), filename=cls.filename, md5=cls.tgz_md5)
         return torchvision.datasets.CIFAR10(root=str(root), train=train, download=download,
                                             transform=transform)
     except Exception as e:  # URLError, SSL errors, a truncated archive, a full disk, ...
         if root.exists():
             _remove_partial_archive(root)
         reason = f"{type(e).__name__}: {e}"
-        if bad and folder.exists() and any(folder.iterdir()):
+        if damaged:
             what = (f"CIFAR-10 in {folder} is damaged: {', '.join(bad)} "
                     "failed its checksum (truncated or altered)")
         else:
@@ -113,7 +124,7 @@ def load_cifar10(root, train: bool = True, transform=None, download: bool = True
             "machine with internet access (it downloads and verifies CIFAR-10; copy the data/ "
             "folder here if this machine is offline), or set LAB_DATASET=synthetic to use the "
             "offline stand-in. Do not disable certificate checks to get around SSL errors."
-        ) from None
+        ) from (None if isinstance(e, (OSError, RuntimeError, EOFError, tarfile.TarError)) else e)
 
 
 def load_synthetic(root, train: bool = True, transform=None, n_train: int = 50_000,

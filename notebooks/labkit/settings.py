@@ -34,6 +34,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class LabError(RuntimeError):
     """A problem a learner can fix. The message says what happened and what to do."""
 
+    def _render_traceback_(self):
+        # IPython (Jupyter) shows an exception through this method when it has one: the
+        # message alone, in one line, instead of a traceback through labkit's code. The cell
+        # still fails (Run All stops there, nbval sees the error); plain Python is unchanged.
+        return [f"LabError: {self}"]
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -131,6 +137,13 @@ def load_settings(environ=None) -> Settings:
         raise LabError(f"LAB_OUTPUT_DIR and LAB_DATA_DIR are the same folder ({data_dir}). Keep them "
                        "apart: the data may be shared by a class, the outputs are yours. "
                        "Unset LAB_OUTPUT_DIR to use outputs/ in your checkout.")
+    if output_dir.is_relative_to(data_dir) or data_dir.is_relative_to(output_dir):
+        inner, outer = ((output_dir, data_dir) if output_dir.is_relative_to(data_dir)
+                        else (data_dir, output_dir))
+        raise LabError(f"LAB_OUTPUT_DIR and LAB_DATA_DIR are nested: {inner} is inside {outer}. "
+                       "Keep them apart, side by side: the data may be shared by a class and is "
+                       "regenerated as a whole (which would delete outputs inside it), the outputs "
+                       "are yours. Unset LAB_OUTPUT_DIR to use outputs/ in your checkout.")
     return Settings(dataset=dataset, profile=profile, device=device, data_dir=data_dir,
                     output_dir=output_dir)
 

@@ -12,7 +12,7 @@ import math
 import os
 import pickle
 import re
-import tempfile
+import secrets
 import time
 import zipfile
 from pathlib import Path
@@ -124,14 +124,19 @@ def fit(model, train_loader, test_loader, loss_fn, optimizer, device, epochs: in
         log_every: int | None = None) -> dict:
     """Train for ``epochs`` more epochs, testing after each; returns the history.
 
-    Pass the history of an earlier call to continue it: ``fit`` appends to that same dictionary
-    (and returns it), so it survives an interrupt. With ``checkpoint_path``, a checkpoint
-    is written (atomically) after every epoch. If you interrupt the kernel, the epoch in progress
-    stops, the model keeps its latest weights, and the finished epochs stay in the history.
+    Pass a history to keep it whatever happens: ``history = new_history()``, then
+    ``fit(..., history=history)``. ``fit`` appends each finished epoch to that same dictionary
+    (pass it again to continue). With ``checkpoint_path``, a checkpoint is written (atomically)
+    after every epoch. If you interrupt the kernel, the epoch in progress stops, the model keeps
+    its latest weights, the finished epochs stay in ``history``, and the KeyboardInterrupt goes
+    on, so that Run All stops there too. If a checkpoint cannot be written, a LabError says so
+    after the epoch it finished (also kept in ``history``).
     """
     history = new_history() if history is None else history
     if log_every is None:  # about four points of running loss per epoch, at most every 50 batches
         log_every = min(50, max(1, len(train_loader) // 4))
+    if checkpoint_path is not None:
+        _check_writable(Path(checkpoint_path))          # before the first epoch, not after it
     first = (history["epoch"][-1] + 1) if history["epoch"] else 1
     epoch = first
     try:
@@ -161,6 +166,7 @@ def fit(model, train_loader, test_loader, loss_fn, optimizer, device, epochs: in
         del history["step"][logged:], history["step_loss"][logged:]
         print(f"Interrupted during epoch {epoch}. The model keeps its latest weights; the history "
               f"holds {done} finished epoch(s). Call fit(..., history=history) to continue.")
+        raise                       # so that the cells queued after this one do not run
     return history
 
 
@@ -168,34 +174,73 @@ def fit(model, train_loader, test_loader, loss_fn, optimizer, device, epochs: in
 # Checkpoints
 # --------------------------------------------------------------------------------------------
 
+def _check_writable(path: Path) -> None:
+    """A clear LabError now if ``path``'s folder cannot be created or written to."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.probe"
+        probe.open("xb").close()
+        probe.unlink()
+    except OSError as e:
+        raise LabError(_cannot_write(path, e)) from None
+
+
+def _cannot_write(path, e: OSError) -> str:
+    return (f"Cannot write {path} ({e.strerror or e}). Set LAB_OUTPUT_DIR to a folder you can "
+            "write to and that has free space (it holds checkpoints and run logs), then run again.")
+
+
+def write_atomically(path, data: bytes | None = None, write=None) -> Path:
+    """Write a file whole or not at all: into a temporary file in the same folder, then renamed.
+
+    Give the bytes (``data``), or ``write(f)``, a function that writes to the open file. A crash
+    or an interrupt never leaves half a file under ``path``: the previous one stays intact. The
+    new file gets the usual permissions (0o666 less the umask), as ``open`` gives them. A folder
+    that cannot be written to (read-only, full) is a LabError that says what to do.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as f:              # "x": a new file, never someone else's
+            if write is not None:
+                write(f)
+            else:
+                f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)              # the rename itself survives a power cut
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise LabError(_cannot_write(path, e)) from None
+        raise
+    return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    if not hasattr(os, "O_DIRECTORY"):          # Windows: folders cannot be opened like this
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def save_checkpoint(path, model, optimizer=None, history=None, **extra) -> Path:
     """Save the model's ``state_dict`` (and optimizer, history) to ``path``, atomically.
 
     The file is written under a temporary name in the same folder and then renamed, so an
     interrupted save never leaves a half-written checkpoint: the previous one stays intact.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {"model": model.state_dict(), "model_class": type(model).__name__, **extra}
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
     if history is not None:
         state["history"] = history
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes owner-only files; use the usual mode
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomically(path, write=lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path, model, optimizer=None, device="cpu") -> dict:
