@@ -44,7 +44,7 @@ ROOM_PYTHON ?=
 ROOM_TORCH ?=
 
 .PHONY: offline-kit resolve-check publish-check
-.PHONY: lab test data check images timings live pace test-oldest test-ui gpu-wheels gpu-check lint help
+.PHONY: lab test unit data check images timings live pace test-oldest test-ui gpu-wheels gpu-check lint help
 
 help:
 	@sed -n '1,/^$$/p' Makefile
@@ -74,6 +74,10 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The edit loop: the unit and fault tests, no notebook, nothing marked slow (about a minute).
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -q -m "not slow" -p no:randomly -o addopts="-p no:cacheprovider" --no-rerun
 
 # The stand-in first: it needs no network. Without network the download then fails with its reason,
 # and make data still ends well, saying that only the stand-in is ready.

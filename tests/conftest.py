@@ -1,13 +1,18 @@
+"""Fixtures shared by the unit tests. Nothing here imports torch or torchvision: a test file
+that does not need them (settings, config, the CLI's messages) runs without paying for them;
+the fixtures that do import labkit.standin inside their own body."""
+
 import http.server
 import threading
 
 import pytest
 
 from labkit.settings import load_settings
-from labkit.standin import ALL_FILES, prepare_offline
 
-#: The files of CIFAR-10 (and of the stand-in), in the order torchvision lists them.
-FILES = list(ALL_FILES)
+#: The files of CIFAR-10 (and of the stand-in), in the order torchvision lists them
+#: (labkit.standin.ALL_FILES, written out here so that importing this file stays cheap;
+#: tests/test_data.py checks that the two agree).
+FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +23,10 @@ def settings():
 
 @pytest.fixture(scope="session")
 def stand_in_root(settings):
-    """LAB_DATA_DIR with the full-size stand-in in it (generated once, about 10 s)."""
+    """LAB_DATA_DIR with the full-size stand-in in it (generated once, about 10 s). This is the
+    checkout's own data/ unless LAB_DATA_DIR says otherwise: a cache shared with the notebooks,
+    on purpose, so that the suite generates it at most once."""
+    from labkit.standin import prepare_offline
     prepare_offline(settings.data_dir, quiet=True)
     return settings.data_dir
 
@@ -26,6 +34,7 @@ def stand_in_root(settings):
 @pytest.fixture(scope="session")
 def small_stand_in(tmp_path_factory):
     """A small stand-in (500 train / 100 test images) in its own folder."""
+    from labkit.standin import prepare_offline
     root = tmp_path_factory.mktemp("small")
     prepare_offline(root, n_train=500, n_test=100, quiet=True)
     return root

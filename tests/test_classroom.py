@@ -73,6 +73,7 @@ def read_only_data(stand_in_root, tmp_path):
             subprocess.run(["umount", str(shared)], check=False)
 
 
+@pytest.mark.slow     # two learners train at once, in two processes
 def test_two_learners_share_read_only_data_and_keep_their_own_outputs(read_only_data, tmp_path):
     data_before = _digest(read_only_data)
     outputs = {name: tmp_path / f"outputs-{name}" for name in ("ada", "ben")}

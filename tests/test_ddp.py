@@ -77,6 +77,7 @@ def assert_no_survivors(marker: str, grace: float = 5.0):
     assert not left, "train_ddp.py processes survived the job:\n" + "\n".join(left)
 
 
+@pytest.mark.slow     # torchrun: two processes, each importing torch
 def test_two_processes_train_in_step(tmp_path):
     run = tmp_path / "run"
     rc, output, seconds = torchrun(run, "--epochs", "2", "--checkpoint", str(run / "net.pt"),
@@ -112,6 +113,7 @@ def test_two_processes_train_in_step(tmp_path):
     assert_no_survivors(str(run))
 
 
+@pytest.mark.slow
 def test_a_crashing_rank_stops_the_whole_job(tmp_path):
     run = tmp_path / "crash"
     rc, output, seconds = torchrun(run, "--epochs", "1", "--checkpoint", str(run / "net.pt"),
@@ -300,7 +302,7 @@ def test_two_ranks_split_the_data_and_the_missing_data_is_fetched_once(tmp_path)
 
     # The data was missing: it was generated once, by local rank 0, before rank 1 read it.
     assert output.count("Generating the offline stand-in") == 1, output
-    (start0, end0), (start1, _) = ranks[0]["load"][0], ranks[1]["load"][0]
+    (_, end0), (start1, _) = ranks[0]["load"][0], ranks[1]["load"][0]
     assert start1 >= end0, "rank 1 read the data while rank 0 was still generating it"
 
     for epoch in range(2):

@@ -3,6 +3,7 @@ linear model trained the same way by a clear margin, and both beat chance (10 %)
 
 Trained with labkit's own `fit` (the loop notebook 05 writes out), on the smoke profile's sizes."""
 
+import pytest
 import torch
 import torch.nn as nn
 
@@ -11,6 +12,7 @@ from labkit.models import LinearNet, Net
 from labkit.training import fit
 
 
+@pytest.mark.slow     # trains two models for 3 epochs on 4,000 images: minutes on 2 cores
 def test_cnn_beats_linear_model_and_both_beat_chance(stand_in_root):
     t = tutorial_transform()
     train = profile_subset(load_synthetic(stand_in_root, train=True, transform=t), 4000)
