@@ -75,8 +75,8 @@ def drawn(fig):
 
 def test_unnormalize_and_show_images_are_the_notebooks(settings, trainset):
     lesson = defined_in("02_datasets_and_dataloaders.ipynb", "unnormalize", "show_images")
-    train_set = profile_subset(trainset, settings.profile.train_size)
-    grid_loader = DataLoader(train_set, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(1))
+    train_subset = profile_subset(trainset, settings.profile.train_size)
+    grid_loader = DataLoader(train_subset, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(1))
     grid_images, grid_labels = next(iter(grid_loader))
     classes = trainset.classes
 
@@ -91,13 +91,13 @@ def test_unnormalize_and_show_images_are_the_notebooks(settings, trainset):
 
 def test_make_loaders_builds_the_notebooks_loaders(settings, trainset):
     testset = load_dataset(settings, train=False, transform=tutorial_transform())
-    train_set = profile_subset(trainset, settings.profile.train_size)
-    test_set = profile_subset(testset, settings.profile.test_size)
+    train_subset = profile_subset(trainset, settings.profile.train_size)
+    test_subset = profile_subset(testset, settings.profile.test_size)
     batch_size = settings.profile.batch_size
-    labkit_train, labkit_test = make_loaders(train_set, test_set, batch_size=batch_size, seed=0)
-    hand_train = DataLoader(train_set, batch_size=batch_size, shuffle=True, num_workers=0,
+    labkit_train, labkit_test = make_loaders(train_subset, test_subset, batch_size=batch_size, seed=0)
+    hand_train = DataLoader(train_subset, batch_size=batch_size, shuffle=True, num_workers=0,
                             generator=torch.Generator().manual_seed(0))
-    hand_test = DataLoader(test_set, batch_size=batch_size, shuffle=False)
+    hand_test = DataLoader(test_subset, batch_size=batch_size, shuffle=False)
     for labkit_loader, hand_loader in [(labkit_train, hand_train), (labkit_test, hand_test)]:
         assert len(labkit_loader) == len(hand_loader)
         for _, (a, b) in zip(range(3), zip(labkit_loader, hand_loader)):
