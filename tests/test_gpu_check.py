@@ -4,7 +4,10 @@
 - Below the version floor it stops, naming the versions.
 - It installs only what is missing, from local wheels, into a private folder.
 - A CPU rehearsal runs every step's code (data, pytest, benchmark with its GPU rows on the CPU,
-  torchrun with gloo) and writes its results JSON and Markdown table where it is told to.
+  torchrun with gloo, and notebook 07's crash demo, which must fail as planned and not hang) and
+  writes its results JSON and Markdown table where it is told to.
+- Notebook 06's GPU path, rehearsed on the CPU (LAB_GPU_REHEARSAL=1): every cell runs, and only the
+  cells marked cuda_only=True skip themselves, so a first GPU run meets only CUDA-only calls unrun.
 The GPU figures themselves are measured by the run and never asserted here.
 """
 
@@ -106,18 +109,22 @@ def test_installs_only_what_is_missing_into_a_private_folder(monkeypatch, tmp_pa
 
 
 def test_cpu_rehearsal_runs_every_step(tmp_path, stand_in_root):
-    """The whole driver on the CPU, each step at its smallest (--minimal): about a minute."""
+    """The whole driver on the CPU, each step at its smallest (--minimal): about a minute on a quiet machine."""
     out = tmp_path / "rehearsal.json"
     env = {**os.environ, "LAB_DATA_DIR": str(stand_in_root), "LAB_OUTPUT_DIR": str(tmp_path / "outputs"),
            "PYTHONUNBUFFERED": "1"}
     r = subprocess.run([sys.executable, "tools/gpu_check.py", "run", "--rehearse", "--minimal",
                         "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=480)
+                       timeout=900)   # about a minute on a quiet machine; a hang guard
     assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["rehearsal"] is True and result["all_ok"] is True
-    assert [s["step"] for s in result["steps"]] == ["setup", "data", "pytest", "benchmark", "ddp"]
+    assert [s["step"] for s in result["steps"]] == ["setup", "data", "pytest", "benchmark", "ddp",
+                                                    "ddp-crash"]
     assert all(s["ok"] and s["seconds"] >= 0 for s in result["steps"])
+    crash = result["steps"][5]
+    assert crash["rc"] != 0 and not crash["timed_out"], crash     # it failed, as planned, in time
+    assert crash["summary"].startswith("failed as planned"), crash["summary"]
     pytest_step = result["steps"][2]
     assert "passed" in pytest_step["summary"]
     for key in ("date", "gpu", "driver", "cuda", "torch", "torchvision", "python"):
@@ -138,8 +145,51 @@ def test_cpu_rehearsal_runs_every_step(tmp_path, stand_in_root):
     # The Markdown table is printed and written beside the JSON.
     table = out.with_suffix(".md").read_text()
     assert "| step | result | seconds | summary |" in table and "| ddp | ok |" in table
+    assert "| ddp-crash | ok |" in table
     assert "| 4b. fast GPU recipe" in table and "CPU rehearsal (not a GPU result)" in table
     assert table in r.stdout
     # A rehearsal is never a result: nothing new under benchmarks/results/.
     assert not any(p.name.startswith(result["date"]) and "rehearsal" in p.name
                    for p in (ROOT / "benchmarks" / "results").glob("*"))
+
+
+def test_notebook_06_rehearses_its_gpu_path_on_the_cpu(tmp_path, stand_in_root):
+    """Notebook 06 with LAB_GPU_REHEARSAL=1 on the CPU: the cells that a GPU run would execute run
+    here too, on the CPU; only the cuda_only=True cells (GPU memory, the GPU's name) are skipped."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = ROOT / "notebooks" / "06_gpu_acceleration.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    env = {"LAB_GPU_REHEARSAL": "1", "LAB_DEVICE": "cpu", "LAB_PROFILE": "smoke",
+           "LAB_DATASET": "synthetic", "LAB_DATA_DIR": str(stand_in_root),
+           "LAB_OUTPUT_DIR": str(tmp_path), "MPLBACKEND": "Agg"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)                          # the kernel inherits this environment
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def text(cell):
+        return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+    gated = [c for c in nb.cells if c.cell_type == "code" and "if needs_cuda(" in c.source]
+    rehearsed = [c for c in gated if "cuda_only=True" not in c.source]
+    cuda_only = [c for c in gated if "cuda_only=True" in c.source]
+    assert len(rehearsed) >= 5 and len(cuda_only) >= 3, (len(rehearsed), len(cuda_only))
+    for cell in rehearsed:
+        assert "Rehearsal on the CPU" in text(cell) and "Skipped:" not in text(cell), cell.source[:200]
+    for cell in cuda_only:
+        assert "Skipped:" in text(cell), cell.source[:200]
+    outputs = "\n".join(text(c) for c in nb.cells if c.cell_type == "code")
+    assert "failed here" not in outputs, "torch.compile failed in the rehearsal"
+    # Every row was measured, the deep dives' checks ran, and the notebook's own checks passed.
+    assert "8 rows, 8 measured on cpu: OK" in outputs
+    for line in ("3 of 3 ways measured: OK", "TF32 settings restored", "torch.compile: measured : OK"):
+        assert line in outputs, line

@@ -20,13 +20,16 @@ then runs, each step timed, with a time limit, and continuing after a failed ste
   pytest     pytest --cuda over the unit tests and notebooks 05, 06, 07 (smoke, stand-in)
   benchmark  benchmarks/train_speed.py with its GPU rows and GPU targets, as JSON
   ddp        torchrun --nproc_per_node=<number of GPUs> notebooks/train_ddp.py (nccl)
+  ddp-crash  the same with LAB_DDP_FAIL_RANK=1 (notebook 07's crash demo): the job must fail, name
+             rank 1's error, and end without hanging (needs 2 GPUs; skipped with one)
 
 It writes one results file, benchmarks/results/<date>-<gpu>.json (date, GPU, driver, CUDA,
 torch, torchvision, Python, and each step's exit code, seconds and summary), prints a Markdown
 table ready for benchmarks/README.md, and exits non-zero if any step failed.
 
-``run --rehearse`` runs the same steps on the CPU (LAB_DEVICE=cpu, two gloo processes for
-torchrun, the benchmark's GPU rows on the CPU) and writes its results under LAB_OUTPUT_DIR
+``run --rehearse`` runs the same steps on the CPU (LAB_DEVICE=cpu, with LAB_GPU_REHEARSAL=1 so that
+notebook 06 runs its GPU-only cells on the CPU too, two gloo processes for torchrun, the benchmark's
+GPU rows on the CPU) and writes its results under LAB_OUTPUT_DIR
 (default outputs/) unless --out says where: a rehearsal is never a result.
 """
 
@@ -59,7 +62,8 @@ NEEDED = {"nbval": "nbval", "ipykernel": "ipykernel", "jupyter_client": "jupyter
 TOTAL_BUDGET_S = 480           # the whole run, on a GPU machine: 8 minutes
 REHEARSAL_BUDGET_S = 1500      # a CPU rehearsal runs the same tests on a (small) CPU: slower
 # Each step's own time limit (seconds), and the least it is given even when the run is late.
-STEP_LIMITS = {"data": (60, 20), "pytest": (230, 60), "benchmark": (170, 60), "ddp": (60, 30)}
+STEP_LIMITS = {"data": (60, 20), "pytest": (230, 60), "benchmark": (150, 60), "ddp": (60, 30),
+               "ddp-crash": (60, 30)}
 # Test files left out on the GPU: this file's own test (it would run the check inside the
 # check), the benchmark's test (the benchmark step runs the benchmark itself), the rerun test
 # (every notebook twice: minutes, and nothing in it depends on the device), and the checks of
@@ -238,9 +242,10 @@ def install_missing(wheel_dir: Path, target: Path) -> tuple[bool, str]:
     return True, f"installed {len(names)} into {target}: {', '.join(names)}"
 
 
-def run_step(name, cmd, env, log_dir: Path, timeout: float, cwd=ROOT) -> dict:
+def run_step(name, cmd, env, log_dir: Path, timeout: float, cwd=ROOT, quiet=False) -> dict:
     """Run one step in its own process session (so a hang can be killed whole), its output
-    in a log file; returns its exit code, seconds and the tail of its output."""
+    in a log file; returns its exit code, seconds and the tail of its output. quiet: the caller
+    judges the result (a step meant to fail), so say nothing about it here."""
     log = log_dir / f"{name}.log"
     say(f"step {name}: {' '.join(str(c) for c in cmd)}  (limit {timeout:.0f} s)")
     start = time.perf_counter()
@@ -261,6 +266,8 @@ def run_step(name, cmd, env, log_dir: Path, timeout: float, cwd=ROOT) -> dict:
     text = log.read_text(errors="replace")
     result = {"step": name, "rc": rc, "ok": rc == 0 and not timed_out, "timed_out": timed_out,
               "seconds": round(seconds, 1), "log": str(log), "tail": text[-3000:]}
+    if quiet:
+        return result
     state = "ok" if result["ok"] else ("TIMED OUT" if timed_out else f"FAILED (exit code {rc})")
     say(f"step {name}: {state} in {seconds:.0f} s")
     if not result["ok"]:
@@ -337,6 +344,7 @@ def run(args) -> int:
         # One thread per process: on a small, busy CPU, several threads per process spin and
         # wait for each other, and the rehearsal would take many times as long.
         env["OMP_NUM_THREADS"] = "1"
+        env["LAB_GPU_REHEARSAL"] = "1"       # notebook 06: the GPU-only cells run on the CPU too
     py = sys.executable
 
     scale = args.budget / TOTAL_BUDGET_S     # the step limits grow with a larger budget
@@ -363,7 +371,7 @@ def run(args) -> int:
         cmd.append("--cuda")
     if not args.minimal and "--no-rerun" in (ROOT / "conftest.py").read_text():
         cmd.append("--no-rerun")     # the second Run All of each notebook: minutes we lack here
-    s = run_step("pytest", cmd, env, run_dir, limit("pytest", ["benchmark", "ddp"]))
+    s = run_step("pytest", cmd, env, run_dir, limit("pytest", ["benchmark", "ddp", "ddp-crash"]))
     s["summary"], s["slowest"] = pytest_summary(s["tail"])
     if not s["ok"] and "changed the checkout" in s["tail"]:   # conftest.py's check
         s["summary"] += "; the run changed the checkout (see the log)"
@@ -376,7 +384,7 @@ def run(args) -> int:
         cmd += ["--smoke", "--rehearse"] + (["--skip-accuracy"] if args.minimal else [])
     else:
         cmd += ["--skip-accuracy"]
-    s = run_step("benchmark", cmd, env, run_dir, limit("benchmark", ["ddp"]))
+    s = run_step("benchmark", cmd, env, run_dir, limit("benchmark", ["ddp", "ddp-crash"]))
     bench = load_json(bench_json) if s["ok"] else None
     s["summary"] = bench_summary(bench) if bench else "no results (see the log)"
     steps.append(s)
@@ -387,7 +395,7 @@ def run(args) -> int:
     cmd = [py, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            ROOT / "notebooks" / "train_ddp.py", "--epochs", "1",
            "--checkpoint", run_dir / "ddp_net.pt", "--json", ddp_json]
-    s = run_step("ddp", cmd, env, run_dir, limit("ddp", []))
+    s = run_step("ddp", cmd, env, run_dir, limit("ddp", ["ddp-crash"]))
     ddp = load_json(ddp_json) if s["ok"] else None
     if ddp:
         ddp = {k: v for k, v in ddp.items() if k != "history"}
@@ -395,6 +403,27 @@ def run(args) -> int:
                         f"{ddp.get('device')}, test accuracy {ddp.get('test_accuracy', 0):.1%}")
     else:
         s["summary"] = "no results (see the log)"
+    steps.append(s)
+
+    # ddp-crash: notebook 07's crash demo. Rank 1 raises after its first batch; the job must fail
+    # (exit code not 0), show rank 1's error, and end within the step's limit: a hang, e.g. a
+    # process stuck tearing down NCCL while another waits in a collective, is killed and fails.
+    if nproc >= 2:
+        cmd = [py, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               ROOT / "notebooks" / "train_ddp.py", "--epochs", "1", "--checkpoint", ""]
+        s = run_step("ddp-crash", cmd, {**env, "LAB_DDP_FAIL_RANK": "1"}, run_dir,
+                     limit("ddp-crash", []), quiet=True)
+        shown = "rank 1 fails on purpose" in Path(s["log"]).read_text(errors="replace")
+        failed_as_planned = s["rc"] != 0 and not s["timed_out"] and shown
+        s["ok"] = failed_as_planned
+        s["summary"] = (f"failed as planned in {s['seconds']:.0f} s, rank 1's error shown"
+                        if failed_as_planned else "TIMED OUT (a hang?)" if s["timed_out"]
+                        else "did not fail as planned (see the log)")
+        say(f"step ddp-crash: {'ok' if s['ok'] else 'FAILED'}: {s['summary']}")
+    else:
+        s = {"step": "ddp-crash", "rc": 0, "ok": True, "timed_out": False, "seconds": 0.0,
+             "summary": "skipped: needs 2 GPUs (one NCCL process per GPU)"}
+        say(f"step ddp-crash: {s['summary']}")
     steps.append(s)
 
     total = time.perf_counter() - start
