@@ -488,6 +488,12 @@ def emphasised(text: str) -> int:
     return len(re.findall(r"(?<!\*)\*[^*\s][^*]*\s[^*]*\*(?!\*)", text))
 
 
+def letters(text: str) -> list[str]:
+    """The capital letters that stand alone in a sentence, outside code: the setup options A to D."""
+    return sorted(re.findall(r"(?<![\w'’.-])[A-D](?=[,)]|[\u00a0\u202f ]?[:;]| (?:or|ou|and|et)\b|\s*$)",
+                             re.sub(r"`[^`]*`", " ", text)))
+
+
 NUMBER_WORDS = {"2": "deux", "3": "trois", "4": "quatre", "5": "cinq", "6": "six", "7": "sept", "8": "huit",
                 "9": "neuf", "10": "dix"}  # "a 2-D loss surface": « une surface à deux dimensions »
 
@@ -516,6 +522,8 @@ def test_same_objectives_and_prerequisites(english, en_heading, fr_heading):
         assert Counter(numbers(f, True)) + written == Counter(numbers(e, False)), \
             f"{where}: numbers {numbers(f, True)}, the English has {numbers(e, False)}:\n  EN {e}\n  FR {f}"
         assert Counter(map(english_target, link_targets(f))) == Counter(link_targets(e)), f"{where}: links differ"
+        options = [letters(f), letters(e)]  # the setup options, « A, B, C ou D »
+        assert options[0] == options[1], f"{where}: setup options {options[0]}, the English has {options[1]}"
         assert emphasised(f) == emphasised(e), \
             f"{where}: {emphasised(f)} italic names, the English has {emphasised(e)}:\n  EN {e}\n  FR {f}"
 
