@@ -560,6 +560,7 @@ TYPOGRAPHY = [  # (pattern, what French typography writes instead)
     (r"\u00a0[;!?]", "U+202F (narrow no-break space) before « ; ! ? », as everywhere else in the labs"),
     (r"«(?!\u00a0)|(?<!\u00a0)»", "« guillemets » with a no-break space inside"),
     (r"[\"“”]", "« guillemets » in French prose"),
+    (r"\d[ \u00a0]%", "a narrow no-break space (U+202F) before % (« 54 % »)"),
     (r"(?<!port )(?<!\(ici )\b\d{5,}\b", "a narrow no-break space between thousands (« 50 000 »); not in port numbers"),
 ]
 
