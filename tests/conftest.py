@@ -3,6 +3,7 @@ that does not need them (settings, config, the CLI's messages) runs without payi
 the fixtures that do import labkit.standin inside their own body."""
 
 import http.server
+import sys
 import threading
 
 import pytest
@@ -13,6 +14,16 @@ from labkit.settings import load_settings
 #: (labkit.standin.ALL_FILES, written out here so that importing this file stays cheap;
 #: tests/test_data.py checks that the two agree).
 FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
+
+
+def pytest_collection_finish(session):
+    """One torch thread in this process for the unit tests. They check results, not speed, and on
+    a busy 2-core machine torch's worker threads wait for each other: a test of notebook 04's range
+    test took 1,249 s with the default threads and 119 s with one (load average 15-19). Notebook
+    kernels and torchrun's processes are other processes and keep their own settings."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -325,3 +325,38 @@ def test_two_ranks_split_the_data_and_the_missing_data_is_fetched_once(tmp_path)
     correct = sum(r["test_sums"][-1][1] for r in ranks)
     assert result["test_accuracy"] == pytest.approx(correct / n_test)
     assert result["checksums"][0] == result["checksums"][1]
+
+
+# ----------------------------------------------------------------------------------------------
+# A wrong setting: one line, from rank 0, also for --help
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore:Unable to enable fault handler")  # @record under pytest
+@pytest.mark.parametrize("rank", [None, "0", "1"])
+def test_a_wrong_setting_is_one_line_from_rank_0_also_for_help(monkeypatch, capsys, rank):
+    train_ddp = _probe().load_train_ddp()
+    monkeypatch.setenv("LAB_PROFILE", "fast")
+    if rank is None:
+        monkeypatch.delenv("RANK", raising=False)
+    else:
+        monkeypatch.setenv("RANK", rank)
+    assert train_ddp.main(["--help"]) == 1
+    err = capsys.readouterr().err
+    if rank == "1":
+        assert err == "", "only rank 0 prints: every process meets the same wrong setting"
+    else:
+        assert err.count("\n") == 1 and err.startswith("error: LAB_PROFILE='fast' is not a known value")
+
+
+@pytest.mark.slow
+def test_a_wrong_device_under_torchrun_is_one_message_not_a_traceback_per_process(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without a GPU (LAB_DEVICE=cuda must fail)")
+    rc, output, seconds = torchrun(tmp_path / "run", "--epochs", "1", "--checkpoint", "",
+                                   env={"LAB_DEVICE": "cuda"})
+    assert rc != 0, output
+    ours = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert len(ours) == 1 and "LAB_DEVICE=cuda" in ours[0], output
+    assert "labkit/devices.py" not in output and "train_ddp.py\", line" not in output, (
+        f"a traceback through the script instead of one message:\n{output}")

@@ -114,6 +114,7 @@ def test_notebook_05s_test_loop_is_evaluate(capsys):
     assert evaluate(net, test_loader, "cpu")["accuracy"] == hand, "evaluate() counts another accuracy"
 
 
+@pytest.mark.slow     # the notebook's own 300 steps, twice
 def test_notebook_04s_range_test_is_lr_range_test(capsys):
     import torch
     import torch.nn as nn

@@ -72,10 +72,13 @@ MUTATIONS = [
     ("X1", DDP, "        sampler.set_epoch(epoch)\n", "", ["tests/test_ddp.py"]),
     ("X2", DDP, "num_replicas=world_size, rank=rank,", "num_replicas=world_size, rank=0,", ["tests/test_ddp.py"]),
     ("X3", DDP, "train_loss = metrics.item() / world_size", "train_loss = metrics.item()", ["tests/test_ddp.py"]),
-    ("X4", DDP, "    if fetch_first and local_rank != 0:\n        dist.barrier()",
-     "    if False:\n        dist.barrier()", ["tests/test_ddp.py"]),
+    ("X4", DDP, "    if ready.item() == 0:", "    if False:", ["tests/test_ddp.py"]),
     ("X7", DDP, "Subset(test_data, range(rank, len(test_data), world_size))",
      "Subset(test_data, range(rank, len(test_data) // 2, world_size))", ["tests/test_ddp.py"]),
+    ("X9", DDP, "        return error(e)\n    args = parse_args", "        raise\n    args = parse_args",
+     ["tests/test_ddp.py"]),
+    ("X10", DDP, "    except LabError as e:\n        return error(e)\n    # 6.", "    except LabError:\n        raise\n    # 6.",
+     ["tests/test_ddp.py"]),
     ("X8", DDP, "dist.all_reduce(sums, op=dist.ReduceOp.SUM)", "pass", ["tests/test_ddp.py"]),
 ]
 
