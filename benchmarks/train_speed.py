@@ -554,8 +554,8 @@ def learner(index, threads, n_images, seconds, barrier, results, data_dir):
     warm_up()
     barrier.wait()
     seen, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        seen += run_pass()
+    while time.perf_counter() - start < seconds:    # checked every 2 batches, not every pass
+        seen += run_pass(limit=2)
     elapsed = time.perf_counter() - start
     results.put({"learner": index, "threads": torch.get_num_threads(), "images": seen,
                  "seconds": elapsed, "images_per_s": seen / elapsed,
@@ -1049,7 +1049,7 @@ def markdown(results) -> str:
         out += [f"A class on one machine: N learners train recipe {c['recipe']} at once, one "
                 f"process each, {c['seconds']:g} s each, {c['images_per_learner']:,} images each.",
                 "", "| learners | torch threads each | total images/s | per learner, median "
-                "[min-max] | preparation s (median, max) | load before -> after |",
+                "[min-max] | loading + as_tensors s (median, max) | load before -> after |",
                 "| ---: | ---: | ---: | ---: | ---: | --- |"]
         for r in c["rows"]:
             out.append(f"| {r['learners']} | {r['threads_per_learner']} ({r['threads_setting']}) | "
