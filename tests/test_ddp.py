@@ -22,6 +22,11 @@ SCRIPT = ROOT / "notebooks" / "train_ddp.py"
 TIMEOUT = 180  # seconds; a healthy run takes about 10-20 s on 2 cores
 
 
+def _train_ddp():
+    """notebooks/train_ddp.py, imported by its path (it is a script, not part of the package)."""
+    return _probe().load_train_ddp()
+
+
 def torchrun(workdir: Path, *args, nproc=2, env=None):
     """Run train_ddp.py under torchrun in ``workdir``; returns (exit code, output, seconds)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +110,7 @@ def test_two_processes_train_in_step(tmp_path):
     # The checkpoint is a plain Net (no "module." prefix) holding the final, shared weights.
     from labkit.models import Net
     from labkit.training import load_checkpoint
-    from train_ddp import weights_checksum
+    weights_checksum = _train_ddp().weights_checksum
     model = Net()
     state = load_checkpoint(run / "net.pt", model)
     assert state["saved_by_rank"] == 0 and state["world_size"] == 2
@@ -130,7 +135,7 @@ def test_a_crashing_rank_stops_the_whole_job(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:Unable to enable fault handler")  # @record under pytest
 def test_without_torchrun_it_says_how_to_launch(monkeypatch, capsys):
-    import train_ddp
+    train_ddp = _train_ddp()
     for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
     assert train_ddp.main([]) == 2
@@ -138,7 +143,7 @@ def test_without_torchrun_it_says_how_to_launch(monkeypatch, capsys):
 
 
 def test_options_default_to_the_profile(settings):
-    from train_ddp import parse_args
+    parse_args = _train_ddp().parse_args
     args = parse_args([], settings)
     p = settings.profile
     assert (args.epochs, args.batch_size, args.lr) == (p.epochs, p.batch_size, p.lr)
@@ -149,7 +154,7 @@ def test_options_default_to_the_profile(settings):
 
 
 def test_model_and_warmup_options(settings):
-    from train_ddp import build_model, parse_args
+    build_model, parse_args = _train_ddp().build_model, _train_ddp().parse_args
     args = parse_args(["--model", "resnet", "--width", "8", "--warmup-epochs", "1.5"], settings)
     assert (args.model, args.width, args.warmup_epochs) == ("resnet", 8, 1.5)
     assert parse_args([], settings).model == "net" and parse_args([], settings).warmup_epochs == 0
@@ -164,7 +169,7 @@ def test_model_and_warmup_options(settings):
 
 def test_warmup_raises_the_lr_linearly_once_per_batch():
     import torch
-    from train_ddp import stepping_scheduler, warmup_factor
+    stepping_scheduler, warmup_factor = _train_ddp().stepping_scheduler, _train_ddp().warmup_factor
     assert [warmup_factor(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert warmup_factor(0, 0) == 1.0
     w = torch.nn.Parameter(torch.zeros(1))
@@ -183,14 +188,14 @@ def test_one_process_trains_a_small_resnet_with_warmup(tmp_path, monkeypatch, se
     import socket
 
     import torch.distributed as dist
-    from train_ddp import parse_args, train
+    parse_args, train = _train_ddp().parse_args, _train_ddp().train
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     for name, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
                         "MASTER_PORT": str(port), "LAB_DEVICE": "cpu"}.items():
         monkeypatch.setenv(name, value)
-    import train_ddp
+    train_ddp = _train_ddp()
     from labkit.data import profile_subset
     from labkit.settings import load_settings
     real_load = train_ddp.load_datasets

@@ -118,3 +118,13 @@ def test_a_lab_error_is_one_line_in_a_notebook():
     except LabError as e:
         lines = e._render_traceback_()
     assert len(lines) == 1 and lines[0].startswith("LabError: LAB_PROFILE='fast' is not a known value")
+
+
+def test_outside_a_checkout_the_folders_must_be_given(tmp_path, monkeypatch):
+    """Installed without -e, REPO_ROOT would point into site-packages: no silent data/ there."""
+    import labkit.settings as settings_module
+    monkeypatch.setattr(settings_module, "REPO_ROOT", tmp_path / "site-packages")
+    with pytest.raises(LabError, match="not running from the workshop's checkout.*LAB_DATA_DIR"):
+        load_settings({})
+    given = load_settings({"LAB_DATA_DIR": str(tmp_path / "d"), "LAB_OUTPUT_DIR": str(tmp_path / "o")})
+    assert given.data_dir == (tmp_path / "d").resolve()

@@ -54,6 +54,7 @@ MUTATIONS = [
      "history[\"train_loss\"].append(result[\"loss\"])", T_TR),
     ("D3", DATA, "order = torch.randperm(n, generator=self.generator).to(self.labels.device)",
      "order = torch.arange(n, device=self.labels.device)", ["tests/test_data.py"]),
+    ("D10", DATA, "        if bad and download:", "        if False:", ["tests/test_faults.py"]),
     ("D9", DATA, "subset = Subset(dataset, range(size))", "subset = Subset(dataset, range(1, size + 1))",
      ["tests/test_data.py"]),
     ("S1", SET, "    folder = folder.resolve()\n", "", ["tests/test_settings.py"]),

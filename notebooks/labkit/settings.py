@@ -115,14 +115,25 @@ def _choice(environ, name: str) -> str:
 def _folder(environ, name: str, default: str) -> Path:
     """A folder setting: ~ expanded, relative paths taken from the repo root, never a file."""
     raw = environ.get(name, "").strip()
-    folder = Path(raw).expanduser() if raw else REPO_ROOT / default
+    folder = Path(raw).expanduser() if raw else Path(default)
     if not folder.is_absolute():  # relative to the repo root, wherever the code runs from
-        folder = REPO_ROOT / folder
+        folder = _repo_root(name) / folder
     folder = folder.resolve()
     if folder.exists() and not folder.is_dir():
         raise LabError(f"{name}={folder} exists but is a file, not a folder. "
                        f"Point {name} at a folder (or unset it to use {REPO_ROOT / default}).")
     return folder
+
+
+def _repo_root(name: str) -> Path:
+    """The checkout, for a default or relative folder; a clear error if labkit runs from elsewhere
+    (installed with `pip install .` instead of `-e .`, REPO_ROOT would be inside site-packages)."""
+    if not (REPO_ROOT / "pyproject.toml").is_file():
+        raise LabError(f"labkit is not running from the workshop's checkout ({REPO_ROOT} has no "
+                       f"pyproject.toml), so {name} has no default folder. Install it from the "
+                       "checkout with `python -m pip install -e .` (what `make` does), or set "
+                       f"{name} to an absolute path.")
+    return REPO_ROOT
 
 
 def load_settings(environ=None) -> Settings:

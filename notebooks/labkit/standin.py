@@ -34,7 +34,6 @@ from torchvision.datasets.utils import calculate_md5, check_integrity
 from .settings import LabError
 
 SYNTHETIC_FOLDER = "cifar-10-synthetic-batches-py"
-CIFAR10_FOLDER = torchvision.datasets.CIFAR10.base_folder  # "cifar-10-batches-py"
 MANIFEST = "manifest.json"
 GENERATOR_VERSION = 1  # raise it whenever the generator draws different images
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -180,7 +179,6 @@ def make_synthetic_cifar10(folder, n_train: int = 50_000, n_test: int = 10_000, 
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return folder
-
 
 
 # --------------------------------------------------------------------------------------------

@@ -380,7 +380,7 @@ def suggest_lr(lrs, losses, skip: int = 10) -> dict:
     log_lr = [math.log10(lr) for lr in lrs]
     slopes = {i: (losses[i + 1] - losses[i - 1]) / (log_lr[i + 1] - log_lr[i - 1])
               for i in range(max(start, 1), max(lowest, 2))}
-    steepest = min(slopes, key=slopes.get)
+    steepest = min(slopes, key=lambda i: slopes[i])
     return {"steepest": lrs[steepest], "steepest_index": steepest,
             "minimum": lrs[lowest], "minimum_index": lowest}
 
@@ -432,7 +432,7 @@ def most_confused(cm: torch.Tensor, k: int = 5) -> list[tuple[int, int, int]]:
     mistakes.fill_diagonal_(0)
     n = cm.shape[1]
     values, indices = torch.sort(mistakes.flatten(), descending=True, stable=True)
-    pairs = []
+    pairs: list[tuple[int, int, int]] = []
     for count, index in zip(values.tolist(), indices.tolist()):
         if count == 0 or len(pairs) == k:
             break
