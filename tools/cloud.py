@@ -156,7 +156,7 @@ def dump(nb: dict) -> str:
 LINKS = re.compile(r"\[Colab\]\(https://colab\.research\.google\.com/[^)]*\) · \[Kaggle\]\(https://www\.kaggle\.com/[^)]*\)")
 README_ROW = re.compile(r"^(\| \[(\d\d_\w+)\]\(notebooks/\d\d_\w+\.ipynb\) \|)([^\n]*)$", re.M)
 MAP_ROW = re.compile(r"^(\| \[\d\d · [^\]]*\]\((\d\d_\w+)\.ipynb\) \|)([^\n]*)$", re.M)
-LAB_LINE = {False: "Open the notebook on a free GPU: {links}.", True: "Ouvrir le notebook sur un GPU gratuit : {links}."}
+LAB_LINE = {False: "Open the notebook on a free GPU: {links}.", True: "Ouvrir le notebook sur un GPU gratuit\u00a0: {links}."}
 
 
 def _with_links(row_head: str, name: str, rest: str, values) -> str:
