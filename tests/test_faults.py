@@ -102,6 +102,7 @@ def test_a_repo_path_with_spaces_works(tmp_path, small_stand_in):
     """The labkit CLI and the data layer, run from a checkout whose path has spaces in it."""
     repo = tmp_path / "my workshop copy" / "pytorch classifier"
     shutil.copytree(ROOT / "notebooks" / "labkit", repo / "notebooks" / "labkit")
+    shutil.copy2(ROOT / "pyproject.toml", repo / "pyproject.toml")   # what marks a checkout
     data = repo / "data"                                   # the default LAB_DATA_DIR, spaces included
     shutil.copytree(small_stand_in / SYNTHETIC_FOLDER, data / SYNTHETIC_FOLDER)
     env = {k: v for k, v in os.environ.items() if k not in ("LAB_DATA_DIR", "LAB_OUTPUT_DIR")}
