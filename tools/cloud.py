@@ -35,12 +35,10 @@ IMAGES = ROOT / "images"
 VARIABLES = ROOT / "labs" / "variables" / "variables.json"
 SETUP_ID = "cloud-setup"
 ABOUT_ID = "cloud-setup-about"
-ABOUT = """**On Google Colab or Kaggle?** The next cell is for you; anywhere else it does nothing, so run it
-and move on. Every notebook starts with the same cell. Opened from a link, a notebook arrives alone;
-this cell fetches the rest of the workshop with `git clone` (the same version as the notebook),
-installs the helper package `labkit` from it with `pip install -e`, and moves into its `notebooks/`
-folder, where the notebooks expect their files. Choose a GPU runtime first: the lab *Run on a free
-GPU* shows how."""
+ABOUT = """**On Google Colab or Kaggle?** Run the next cell first. It fetches the rest of the workshop
+with `git clone` (the notebook's own version), installs the helper package `labkit` with
+`pip install -e`, and moves into its `notebooks/` folder. Anywhere else it does nothing. Every notebook
+starts with this cell. Choose a GPU runtime before you run it: the lab *Run on a free GPU* shows how."""
 
 LAB_NOTEBOOK = {"setup-check": "00_setup_check", "tensors": "01_tensors",
                 "datasets-and-dataloaders": "02_datasets_and_dataloaders",
@@ -187,11 +185,11 @@ def updated_lab(text: str, name: str, french: bool, values) -> str:
     return re.sub(r"^((?:Estimated Time|Durée estimée).*)$", lambda m: m[1] + "\n\n" + line, text, count=1, flags=re.M)
 
 
-def plan(values: dict | None = None) -> dict[Path, str]:
-    """Every file whose generated parts are out of date, with its new text."""
+def plan(values: dict | None = None, only: list[Path] | None = None) -> dict[Path, str]:
+    """Every file whose generated parts are out of date, with its new text (`only`: just these notebooks)."""
     values = values or variables()
     out = {}
-    for path in notebooks():
+    for path in (only or notebooks()):
         old = path.read_text(encoding="utf-8")
         nb = updated_notebook(json.loads(old), values, explain=path.name.startswith("00_"))
         if path.name.startswith("00_"):
@@ -201,6 +199,8 @@ def plan(values: dict | None = None) -> dict[Path, str]:
         new = dump(nb)
         if new != old:
             out[path] = new
+    if only:
+        return out
     readme = ROOT / "README.md"
     old = readme.read_text(encoding="utf-8")
     new = updated_table(old, README_ROW, values)
@@ -220,9 +220,10 @@ def plan(values: dict | None = None) -> dict[Path, str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="only these notebooks (default: everything)")
     parser.add_argument("--write", action="store_true", help="write the changes (default: only report them)")
     args = parser.parse_args(argv)
-    changes = plan()
+    changes = plan(only=[p.resolve() for p in args.notebooks] or None)
     for path, text in changes.items():
         rel = path.relative_to(ROOT)
         if args.write:
