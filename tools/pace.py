@@ -516,15 +516,18 @@ def table(paces: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", nargs="?", choices=["table", "live"], default="table")
-    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every notebooks/*.ipynb")
+    parser.add_argument("notebooks", nargs="*", metavar="[live] NOTEBOOK",
+                        help="'live' first to write live editions; then notebooks (default: every notebooks/NN_*.ipynb)")
     parser.add_argument("--write", action="store_true", help="write the computed pace line into each notebook")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--quotes", action="store_true",
                         help="rewrite the times quoted in notebook 00's map, the README, the labs and the agenda")
     parser.add_argument("--out", type=Path, default=LIVE, help="folder for the live editions (default notebooks/live)")
     args = parser.parse_args(argv)
-    paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    args.command = "table"
+    if args.notebooks and args.notebooks[0] in ("live", "table"):
+        args.command = args.notebooks.pop(0)
+    paths = [Path(p).resolve() for p in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     try:
         if args.command == "live":
             for target in write_live(paths, args.out):
