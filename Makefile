@@ -1,6 +1,7 @@
 # The two commands of the workshop:
 #   make lab    set up .venv if needed and open JupyterLab on notebooks/ (127.0.0.1, with a token)
 #   make test   set up .venv if needed and run every test (unit tests and every notebook)
+#   make unit   the edit loop: unit and fault tests only, nothing slow (about a minute)
 # Helpers:
 #   make data         generate (or repair) the offline stand-in, download and verify CIFAR-10
 #   make check        print the settings, the device and whether the data is there
@@ -139,5 +140,5 @@ gpu-check:
 	$(PYTHON) tools/gpu_check.py run $(GPU_CHECK_ARGS)
 
 lint: $(STAMP)
-	@$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet ruff
+	@$(BIN)/python -m ruff --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet ruff==0.15.0
 	$(BIN)/python -m ruff check notebooks/labkit notebooks/train_ddp.py tests tests_ui tools benchmarks conftest.py

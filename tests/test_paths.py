@@ -25,15 +25,26 @@ import shutil
 import subprocess
 import sys
 import zipfile
+import importlib.util
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import publish_check  # noqa: E402
-import resolve_check  # noqa: E402
+
+
+def _tool(name):
+    """A script of tools/, imported by its path (the project's code is never found through sys.path)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+publish_check = _tool("publish_check")
+resolve_check = _tool("resolve_check")
 
 LABS = ROOT / "labs"
 LAB_FILES = sorted(p for p in LABS.glob("*/*.md") if p.stem == p.parent.name)
@@ -395,7 +406,7 @@ def test_one_statement_about_torchrun_on_windows():
 
 def test_the_offline_kit_downloads_for_the_room_s_platform():
     """tools/wheelhouse.py: setuptools and wheel always; another platform's tags and markers when asked."""
-    import wheelhouse
+    wheelhouse = _tool("wheelhouse")
 
     here = wheelhouse.download_command(Path("wheels/wheelhouse"), None, None, None)
     assert here[1:4] == ["-m", "pip", "download"] and "setuptools>=64" in here and "wheel" in here

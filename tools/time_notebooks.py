@@ -168,8 +168,15 @@ def write_cell_times(path: Path, notebook: str, cells: dict, profile: str, heade
     data["notebooks"][notebook] = cells
     data["notebooks"] = dict(sorted(data["notebooks"].items()))
     data["measured"] = dict(sorted(data["measured"].items()))
+    _write_atomically(path, json.dumps(data, indent=1) + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside it, then rename: an interrupted run never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def table(rows: dict, profiles: list[str]) -> str:
@@ -272,8 +279,7 @@ def write(out: Path, header: str, rows: dict, profiles: list[str]) -> None:
         table(rows, profiles),
         "",
     ])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    _write_atomically(out, text)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import resolve_check  # noqa: E402  (the platform tags and the marker wrapper)
+
+def _resolve_check():
+    """tools/resolve_check.py (the platform tags and the marker wrapper), imported by its path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("resolve_check", Path(__file__).resolve().parent / "resolve_check.py")
+    module = sys.modules.get("resolve_check")
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["resolve_check"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+resolve_check = _resolve_check()
 
 ROOT = Path(__file__).resolve().parent.parent
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
