@@ -68,10 +68,8 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml tools/jupyterlab/overr
 # (--allow-root only when run as root, as in containers; Jupyter refuses root otherwise.)
 lab: $(STAMP)
 	@$(BIN)/python tools/port_free.py $(PORT)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
-		--LabApp.extension_manager=readonly --LanguageServerManager.autodetect=False \
-		$(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --config=tools/jupyterlab/jupyter_server_config.py \
+		--ServerApp.port=$(PORT) --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

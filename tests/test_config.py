@@ -20,8 +20,12 @@ def recipe(target):
 
 def test_make_lab_binds_to_localhost_with_a_token_and_never_moves_port():
     lab = recipe("lab")
-    assert "--ServerApp.ip=127.0.0.1" in lab and "--ServerApp.port_retries=0" in lab
+    config = (ROOT / "tools" / "jupyterlab" / "jupyter_server_config.py").read_text()
+    assert "--config=tools/jupyterlab/jupyter_server_config.py" in lab      # one configuration, also the UI test's
+    assert 'c.ServerApp.ip = "127.0.0.1"' in config and "c.ServerApp.port_retries = 0" in config
+    assert "jupyter_server_config.py" in (ROOT / "tests_ui" / "test_ui.py").read_text()
     assert "tools/port_free.py $(PORT)" in lab
+    lab += config
     for forbidden in ("0.0.0.0", "token=''", 'token=""', "token= ", "--no-token", "disable_check_xsrf"):
         assert forbidden not in lab
 

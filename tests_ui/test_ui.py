@@ -187,12 +187,10 @@ def lab(run_marker, tmp_path_factory):
     overrides = _install_overrides()
     token = secrets.token_hex(24)
     port = _free_port()
-    # The options of `make lab` (keep in step with the Makefile), plus this test's own.
+    # The configuration `make lab` uses (one file), plus this test's own options.
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           "--LabApp.default_url=/lab/tree/notebooks",
-           "--LabApp.extension_manager=readonly", "--LanguageServerManager.autodetect=False",
+           f"--config={ROOT / 'tools' / 'jupyterlab' / 'jupyter_server_config.py'}",
+           f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
            "--LabApp.expose_app_in_browser=True"]  # window.jupyterapp, as JupyterLab's Galata tests use
     if hasattr(os, "getuid") and os.getuid() == 0:
         cmd.append("--allow-root")
