@@ -159,11 +159,11 @@ LAB_LINE = {False: "Open the notebook on a free GPU: {links}.", True: "Ouvrir le
 
 def _with_links(row_head: str, name: str, rest: str, values) -> str:
     """A table row whose last cell is the links (added as a new last column the first time)."""
-    cells = rest.rstrip().rstrip("|").split(" | ")
+    cells = rest.rstrip().rstrip("|").rstrip().split(" | ")
     link = links(name, values)
     if LINKS.fullmatch(cells[-1].strip()):
-        cells[-1] = f" {link} "
-        return row_head + " | ".join(cells).rstrip() + " |"
+        cells[-1] = link
+        return row_head + " | ".join(cells) + " |"
     return row_head + rest.rstrip().rstrip("|").rstrip() + f" | {link} |"
 
 
