@@ -361,7 +361,7 @@ QUOTES = [
           re.compile(rf"^Durée estimée{SP}: (?P<own>\d+) minutes \(en direct{SP}: (?P<live>\d+) minutes"
                      rf"(?:{SP}; approfondissements facultatifs{SP}: (?P<deep>\d+) minutes de plus)?\)", re.M), 1,
           re.compile(rf"^Durée estimée{SP}: \d+ minutes$", re.M),
-          "Durée estimée : 0 minutes (en direct : 0 minutes ; approfondissements facultatifs : 0 minutes de plus)"),
+          "Durée estimée\u00a0: 0 minutes (en direct\u00a0: 0 minutes\u202f; approfondissements facultatifs\u00a0: 0 minutes de plus)"),
     Quote("labs/for-instructors/for-instructors.md",
           re.compile(r"`(?P<nb>\d\d)_\w+\.ipynb` \| (?P<sections>sections? [^|]*?), about (?P<live>\d+) min "
                      r"live, (?P<own>\d+) on your own \|"), 8,
@@ -380,7 +380,12 @@ QUOTES = [
           "Les éditions en direct représentent en tout environ 0 minutes de présentation"),
     Quote("labs/introduction/introduction*.md",
           re.compile(r"`(?P<nb>\d\d)_\w+\.ipynb` \| (?P<own>\d+) minutes \|"), 8),
+    Quote("labs/introduction/introduction.md",
+          re.compile(r"^Estimated Workshop Time: (?P<work_h>\d+) hours (?P<work_m>\d+) minutes", re.M), 1),
+    Quote("labs/introduction/introduction_fr.md",
+          re.compile(rf"^Durée estimée de l'atelier{SP}: (?P<work_h>\d+) heures (?P<work_m>\d+) minutes", re.M), 1),
 ]
+SETUP_LAB_MINUTES = 30      # the introduction's table: one setup option takes 20 to 30 minutes
 
 
 def ranges_fr(numbers: list[int]) -> str:
@@ -400,6 +405,9 @@ def quote_files(q: Quote) -> list[Path]:
 def quote_figures(q: Quote, path: Path, match: re.Match, by_number: dict) -> dict:
     """What each named group of one match should say: {group: text}."""
     groups = match.groupdict()
+    if "work_h" in groups:      # the whole workshop on your own: a setup lab and notebooks 00-07, to 10 min
+        total = math.ceil((sum(p["own"]["minutes"] for p in by_number.values()) + SETUP_LAB_MINUTES) / 10) * 10
+        return {"work_h": str(total // 60), "work_m": str(total % 60)}
     if "total_live" in groups:
         return {"total_live": str(math.ceil(sum(p["live"]["minutes"] for p in by_number.values())))}
     number = groups.get("nb") or LAB_NOTEBOOK[path.parent.name]
@@ -431,6 +439,13 @@ def check_quotes(paces: list[dict]) -> list[str]:
                 for m in q.pattern.finditer(source(text) if isinstance(text, dict) else text):
                     found += 1
                     number = m.groupdict().get("nb") or LAB_NOTEBOOK.get(path.parent.name, "")
+                    if "work_h" in m.groupdict():
+                        want = quote_figures(q, path, m, by_number)
+                        said, need = int(m["work_h"]) * 60 + int(m["work_m"]), int(want["work_h"]) * 60 + int(want["work_m"])
+                        if not need <= said <= need + 30:
+                            problems.append(f"{path.relative_to(ROOT)}: the workshop takes {said} min on your own; "
+                                            f"computed {need}")
+                        continue
                     if "total_live" not in m.groupdict() and number not in by_number:
                         continue
                     for group, want in quote_figures(q, path, m, by_number).items():
@@ -460,8 +475,8 @@ def write_quotes(paces: list[dict]) -> list[Path]:
             text = q.seed.sub(q.seed_to, text)
 
         def one(m):
-            if "total_live" not in m.groupdict() and (m.groupdict().get("nb") or
-                                                      LAB_NOTEBOOK.get(path.parent.name)) not in by_number:
+            if not {"total_live", "work_h"} & set(m.groupdict()) and (m.groupdict().get("nb") or
+                                                                      LAB_NOTEBOOK.get(path.parent.name)) not in by_number:
                 return m[0]
             want = quote_figures(q, path, m, by_number)
             out, last = [], m.start()
@@ -471,10 +486,13 @@ def write_quotes(paces: list[dict]) -> list[Path]:
                 last = end
             out.append(m.string[last:m.end()])
             text_ = "".join(out)
+            if "deep" not in want and m.groupdict().get("deep") is not None:   # a notebook without deep dives
+                text_ = re.sub(rf"{SP}?; (optional deep dives: \d+ minutes more|approfondissements facultatifs{SP}: "
+                               r"\d+ minutes de plus)", "", text_)
             if "deep" in want and m.groupdict().get("deep") is None:   # a notebook that gained deep dives
                 text_ = text_.replace(")", (f"; optional deep dives: {want['deep']} minutes more)"
                                             if "Estimated" in text_ else
-                                            f" ; approfondissements facultatifs : {want['deep']} minutes de plus)"), 1)
+                                            f"\u202f; approfondissements facultatifs\u00a0: {want['deep']} minutes de plus)"), 1)
             return text_
         return q.pattern.sub(one, text)
 
