@@ -1,6 +1,7 @@
 """The test harness itself (conftest.py): nbval's run, the second Run All, and cell timeouts.
 
-Each case writes a tiny notebook and runs pytest on it in a subprocess, as `make test` would."""
+Each case writes a tiny notebook and runs pytest on it in a subprocess, as `make test` would. The
+second Run All is for live editions (a folder named `live`), and for full notebooks with --rerun-full."""
 
 import subprocess
 import sys
@@ -11,8 +12,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_notebook(tmp_path, *sources, timeout=60, extra=()):
-    path = tmp_path / "case.ipynb"
+def run_notebook(tmp_path, *sources, timeout=60, extra=(), folder="live"):
+    (tmp_path / folder).mkdir(exist_ok=True)
+    path = tmp_path / folder / "case.ipynb"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     nbformat.write(nb, path)
     r = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pytest.ini"), "-p", "conftest",
@@ -25,6 +27,13 @@ def test_a_notebook_that_reruns_cleanly_passes_both_runs(tmp_path):
     rc, out = run_notebook(tmp_path, "x = globals().get('x', 0) + 1", "assert x in (1, 2)")
     assert rc == 0, out
     assert "PASSED" in out and "Run All again" in out and "3 passed" in out
+
+
+def test_a_full_notebook_runs_once_unless_asked(tmp_path):
+    rc, out = run_notebook(tmp_path, "x = 1", folder="full")
+    assert rc == 0 and "Run All again" not in out and "1 passed" in out, out
+    rc, out = run_notebook(tmp_path, "x = 1", folder="full", extra=["--rerun-full"])
+    assert rc == 0 and "Run All again" in out and "2 passed" in out, out
 
 
 def test_double_counting_on_the_second_run_fails(tmp_path):
