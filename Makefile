@@ -2,6 +2,7 @@
 #   make lab    set up .venv if needed and open JupyterLab on notebooks/ (127.0.0.1, with a token)
 #   make test   set up .venv if needed and run every test (unit tests and every notebook)
 #   make unit   the edit loop: unit and fault tests only, nothing slow (about a minute)
+#   make test-full  every cell of every notebook, and the tests of other paths (Colab, offline, GPU rehearsal)
 # Helpers:
 #   make data         generate (or repair) the offline stand-in, download and verify CIFAR-10
 #   make check        print the settings, the device and whether the data is there
@@ -45,7 +46,7 @@ ROOM_PYTHON ?=
 ROOM_TORCH ?=
 
 .PHONY: offline-kit resolve-check publish-check
-.PHONY: lab test unit data check images timings live pace test-oldest test-ui gpu-wheels gpu-check lint help
+.PHONY: lab test test-full unit data check images timings live pace test-oldest test-ui gpu-wheels gpu-check lint help
 
 help:
 	@sed -n '1,/^$$/p' Makefile
@@ -71,8 +72,15 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --config=tools/jupyterlab/jupyter_server_config.py \
 		--ServerApp.port=$(PORT) --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The README's test command: the unit, fault and lab tests, and every notebook's live edition (its core
+# path alone, then a second Run All in the same kernel). `make test-full` adds every cell of every
+# notebook and the tests of other paths (Colab and Kaggle, an offline room, the GPU rehearsal).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests notebooks/live -m "not paths"
+
+test-full: $(STAMP)
+	$(BIN)/python -m pytest tests -m paths
+	$(BIN)/python -m pytest $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
 # The edit loop: the unit and fault tests, no notebook, nothing marked slow (about a minute).
 unit: $(STAMP)
@@ -106,7 +114,7 @@ test-oldest:
 	$(OLDEST_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(OLDEST_VENV)/bin/python -m pip install --quiet -r requirements.txt $(OLDEST_TORCH) -e .
 	$(OLDEST_VENV)/bin/python -c "import torch, torchvision; print('test-oldest: torch', torch.__version__, 'torchvision', torchvision.__version__)"
-	$(OLDEST_VENV)/bin/python -m pytest --no-rerun
+	$(OLDEST_VENV)/bin/python -m pytest --no-rerun -m "not paths"
 
 test-ui: $(STAMP)
 	bash tools/install_ui_deps.sh $(BIN)/python

@@ -86,6 +86,7 @@ def test_train_speed_smoke_runs_and_writes_json(tmp_path, stand_in_root):
     assert "| 2. fast CPU recipe" in md and "time to" in md and "GFLOP/s" in md
 
 
+@pytest.mark.paths
 def test_class_mode_runs_learners_at_once_with_both_thread_settings(tmp_path, stand_in_root):
     stdout, result, md = run_smoke(tmp_path, stand_in_root, "--class-size", "1,2")
     check_load_and_machine(result)

@@ -130,6 +130,7 @@ PROBE = ("import os, labkit, importlib.metadata as md\n"
          "print('cwd', os.getcwd()); print('labkit', labkit.__file__); print('dist', md.distribution('labkit')._path)")
 
 
+@pytest.mark.paths
 @pytest.mark.slow
 @pytest.mark.parametrize("platform", ["colab", "kaggle"])
 def test_on_a_simulated_platform(platform, bare_repo, fresh_python, tmp_path, monkeypatch):

@@ -11,6 +11,7 @@
 The GPU figures themselves are measured by the run and never asserted here.
 """
 
+import pytest
 import base64
 import hashlib
 import importlib
@@ -108,6 +109,7 @@ def test_installs_only_what_is_missing_into_a_private_folder(monkeypatch, tmp_pa
     sys.modules.pop(name, None)
 
 
+@pytest.mark.paths
 def test_cpu_rehearsal_runs_every_step(tmp_path, stand_in_root):
     """The whole driver on the CPU, each step at its smallest (--minimal): about a minute on a quiet machine."""
     out = tmp_path / "rehearsal.json"
@@ -153,6 +155,7 @@ def test_cpu_rehearsal_runs_every_step(tmp_path, stand_in_root):
                    for p in (ROOT / "benchmarks" / "results").glob("*"))
 
 
+@pytest.mark.paths
 def test_notebook_06_rehearses_its_gpu_path_on_the_cpu(tmp_path, stand_in_root):
     """Notebook 06 with LAB_GPU_REHEARSAL=1 on the CPU: the cells that a GPU run would execute run
     here too, on the CPU; only the cuda_only=True cells (GPU memory, the GPU's name) are skipped."""

@@ -247,6 +247,7 @@ def quick_venv(repo: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.paths
 def test_offline_room_installs_from_the_wheelhouse_alone(small_repo):
     quick_venv(small_repo)
     r = make(small_repo, ".venv/.installed", f"PYTHON={sys.executable}")
@@ -301,6 +302,7 @@ def test_an_old_python_gets_a_usable_one_named(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.paths
 def test_make_data_offline_makes_the_stand_in(tmp_path):
     """No network: the stand-in is generated, the download fails with its reason, make data ends well."""
     if not (ROOT / ".venv" / "bin" / "python").exists():
