@@ -73,14 +73,15 @@ lab: $(STAMP)
 		--ServerApp.port=$(PORT) --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # The README's test command: the unit, fault and lab tests, and every notebook's live edition (its core
-# path alone, then a second Run All in the same kernel). `make test-full` adds every cell of every
-# notebook and the tests of other paths (Colab and Kaggle, an offline room, the GPU rehearsal).
+# path alone). `make test-full` adds every cell of every notebook, a second Run All of each live edition
+# in the same kernel, the tests of other paths (Colab and Kaggle, an offline room, the GPU rehearsal,
+# a class on one server) and the slow checks marked full. `.ci/run` runs both.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks/live -m "not paths"
+	$(BIN)/python -m pytest tests notebooks/live -m "not paths and not full" --no-rerun
 
 test-full: $(STAMP)
-	$(BIN)/python -m pytest tests -m paths
-	$(BIN)/python -m pytest $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+	$(BIN)/python -m pytest tests -m "paths or full"
+	$(BIN)/python -m pytest notebooks
 
 # The edit loop: the unit and fault tests, no notebook, nothing marked slow (about a minute).
 unit: $(STAMP)

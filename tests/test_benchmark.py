@@ -46,6 +46,7 @@ def check_load_and_machine(result):
     assert "shared machine" in result["note"]
 
 
+@pytest.mark.full
 def test_train_speed_smoke_runs_and_writes_json(tmp_path, stand_in_root):
     stdout, result, md = run_smoke(tmp_path, stand_in_root)
     assert "img/s" in stdout and "taking turns" in stdout

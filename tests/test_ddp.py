@@ -118,6 +118,7 @@ def test_two_processes_train_in_step(tmp_path):
     assert_no_survivors(str(run))
 
 
+@pytest.mark.full
 @pytest.mark.slow
 def test_a_crashing_rank_stops_the_whole_job(tmp_path):
     run = tmp_path / "crash"
@@ -353,6 +354,7 @@ def test_a_wrong_setting_is_one_line_from_rank_0_also_for_help(monkeypatch, caps
         assert err.count("\n") == 1 and err.startswith("error: LAB_PROFILE='fast' is not a known value")
 
 
+@pytest.mark.full
 @pytest.mark.slow
 def test_a_wrong_device_under_torchrun_is_one_message_not_a_traceback_per_process(tmp_path):
     import torch

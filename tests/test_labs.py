@@ -585,6 +585,7 @@ def _pinned(package: str) -> str | None:
     return m.group(1) if m else None
 
 
+@pytest.mark.full
 def test_figures_are_generated_deterministic_and_committed(tmp_path):
     """`make images` draws every file in images/, the same bytes as committed, and the same bytes twice.
 

@@ -1,3 +1,4 @@
+import pytest
 """tools/time_notebooks.py: one small notebook, timed in a fresh kernel, gives a row of the table and
 its cells' run times; the memory sampler sees child processes."""
 
@@ -13,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.full
 def test_times_notebook_00_in_smoke(tmp_path):
     out, cell_times = tmp_path / "times.md", tmp_path / "cells.json"
     env = {**os.environ, "LAB_DATASET": "synthetic", "LAB_OUTPUT_DIR": str(tmp_path / "outputs")}
