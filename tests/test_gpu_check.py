@@ -135,7 +135,8 @@ def test_cpu_rehearsal_runs_every_step(tmp_path, stand_in_root):
     bench = result["benchmark"]
     # Without a GPU the benchmark's GPU rows ran on the CPU (where there is one, on the GPU).
     assert bench["rehearsal"] is (not torch.cuda.is_available()) and bench["smoke"] is True
-    assert [row["recipe"].split(".")[0] for row in bench["rows"]] == ["1", "2", "4a", "4b", "4c"]
+    recipes = [row["recipe"].split(".")[0] for row in bench["rows"]]
+    assert recipes[:2] == ["1", "2"] and recipes[-3:] == ["4a", "4b", "4c"], recipes   # CPU rows, then GPU rows
     for row in bench["rows"]:
         assert row["images_per_s_min"] <= row["images_per_s"] <= row["images_per_s_max"]
         assert row["ratio_to_tutorial_cpu"] > 0 and row["ratio_to_tutorial_same_device"] > 0
