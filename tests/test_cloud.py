@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 import sysconfig
 import venv
 from pathlib import Path

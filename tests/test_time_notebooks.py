@@ -1,4 +1,3 @@
-import pytest
 """tools/time_notebooks.py: one small notebook, timed in a fresh kernel, gives a row of the table and
 its cells' run times; the memory sampler sees child processes."""
 
@@ -10,6 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
