@@ -12,14 +12,15 @@ It measures
      SGD(lr=0.001, momentum=0.9): training images per second;
   2. the fast CPU recipe of notebook 05 (the whole training set as one tensor made by
      as_tensors, batches cut by TensorLoader, a larger batch with the learning rate scaled),
-     2a the recipe before issue 24, and 2b-2f one row per feature tried (batch size, memory
-     layout, torch.compile, bf16 autocast where the CPU has native bf16, thread count);
-     each CPU row also gives its training FLOP/s (FLOPs counted by torch.utils.flop_counter)
-     as a fraction of this machine's dense fp32 matrix-product rate, measured between the
-     recipes in the same rounds;
-  3. the test accuracy of every CPU recipe after the same number of training images, and the
-     time each of 1, 2 and 2a needs to reach a target test accuracy, with and without the
-     one-time preparation;
+     2a the recipe before issue 24, and 2b-2g one row per feature tried (batch size, memory
+     layout, torch.compile, bf16 autocast where the CPU has native bf16, thread count, and
+     bf16 with channels_last); each CPU row also gives its training FLOP/s (FLOPs counted by
+     torch.utils.flop_counter) as a fraction of this machine's dense fp32 matrix-product rate,
+     measured between the recipes in the same rounds, and its ceiling: the same fraction for
+     its convolutions and matrix products alone (layer_kernels);
+  3. the test accuracy of every CPU recipe after the same number of training images (median
+     over seeds), and the time each of 1, 2, 2a (and 2g) needs to reach a target test
+     accuracy, with and without the one-time preparation;
   4. with a CUDA GPU: the tutorial loop on the GPU (4a), the fast GPU recipe (data resident
      on the GPU, flips and shifts done there, batch 512, mixed precision, channels_last) with
      Net (4b) and with SmallResNet (4c); then the GPU targets: 4b against the CPU tutorial,
@@ -85,11 +86,12 @@ TARGET_RESNET_SECONDS = 30.0   # SmallResNet beats Net (full profile) in under 3
 FULL = PROFILES["full"]         # the tutorial's sizes: batch 4, lr 0.001, 2 epochs
 DEFAULTS = dict(images=4096, repeats=5, trials=3, target=0.6, test_images=2000, chunk=2000,
                 limit=120.0, race_images=None, gpu_images=None, resnet_width=64,
-                net_epochs=FULL.epochs, resnet_epochs=10, accuracy_images=20_000,
+                net_epochs=FULL.epochs, resnet_epochs=10, accuracy_images=20_000, accuracy_seeds=3,
                 class_seconds=8.0, class_images=10_000)
 SMOKE = dict(images=256, repeats=3, trials=3, target=0.0, test_images=200, chunk=64,
              limit=30.0, race_images=1024, gpu_images=256, resnet_width=8, net_epochs=1,
-             resnet_epochs=1, accuracy_images=256, class_seconds=0.5, class_images=256)
+             resnet_epochs=1, accuracy_images=256, accuracy_seeds=2, class_seconds=0.5,
+             class_images=256)
 
 # --------------------------------------------------------------------------------------------
 # Measuring: one helper for every timed repeat, recipes taking turns.
@@ -334,6 +336,8 @@ def cpu_recipes(args, default_threads: int) -> list[CpuRecipe]:
     other_batch = args.try_batch
     other_threads = 1 if default_threads > 1 else max(2, os.cpu_count() or 1)
     bf16_ok, bf16_why = native_bf16()
+    bf16_skipped = (None if (bf16_ok or args.bf16 == "on") and args.bf16 != "off"
+                    else f"no native bf16: {bf16_why}")
     layout = "channels_last" if FAST_CHANNELS_LAST else "default layout"
     recipes = [
         CpuRecipe("2", f"fast CPU recipe: tensors, batch {FAST_BATCH}, lr {FAST_LR:g}, {layout}"),
@@ -349,12 +353,13 @@ def cpu_recipes(args, default_threads: int) -> list[CpuRecipe]:
                   channels_last=not FAST_CHANNELS_LAST),
         CpuRecipe("2d", "2 with torch.compile (compile time is its preparation)", compile=True,
                   skipped=None if args.compile else "--no-compile"),
-        CpuRecipe("2e", "2 with bf16 autocast", bf16=True,
-                  skipped=None if (bf16_ok or args.bf16 == "on") and args.bf16 != "off"
-                  else f"no native bf16: {bf16_why}"),
+        CpuRecipe("2e", "2 with bf16 autocast", bf16=True, skipped=bf16_skipped),
         CpuRecipe("2f", f"2 with {other_threads} torch thread{'s' if other_threads > 1 else ''} "
                         f"(the run uses {default_threads})", threads=other_threads),
     ]
+    if not FAST_CHANNELS_LAST:   # bf16 convolutions and pooling may prefer channels_last
+        recipes.append(CpuRecipe("2g", "2 with bf16 autocast and channels_last", bf16=True,
+                                 channels_last=True, skipped=bf16_skipped))
     return recipes
 
 
@@ -414,6 +419,44 @@ def flops_per_image(recipe: CpuRecipe) -> float:
     return counter.get_total_flops() / recipe.batch
 
 
+def layer_kernels(recipe: CpuRecipe):
+    """The ceiling of a recipe's efficiency: Net's convolutions and matrix products alone.
+
+    Returns (run, flops): ``run()`` does, on inputs of the shapes they have in Net at the
+    recipe's batch, layout and precision, the forward and backward pass of conv1, conv2, fc1,
+    fc2 and fc3 only (conv1's input needs no gradient, as in training); every other operation
+    of a training step (ReLU, pooling, the loss, the optimizer, Python) is left out. ``flops``
+    is what ``torch.utils.flop_counter`` counts for one call: the same FLOPs as a training
+    step. A recipe's training FLOP/s cannot exceed this rate, so ``flops / seconds`` as a
+    fraction of the matrix-product rate bounds the recipe's fraction from above."""
+    from torch.utils.flop_counter import FlopCounterMode
+    torch.manual_seed(0)
+    net, b = Net(), recipe.batch
+    layout = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    if recipe.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    cases = [(net.conv1, torch.randn(b, 3, 32, 32).contiguous(memory_format=layout), False),
+             (net.conv2, torch.randn(b, 6, 14, 14).contiguous(memory_format=layout), True),
+             (net.fc1, torch.randn(b, 400), True), (net.fc2, torch.randn(b, 120), True),
+             (net.fc3, torch.randn(b, 84), True)]
+    for _, x, needs_grad in cases:
+        x.requires_grad_(needs_grad)
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if recipe.bf16 else nullcontext
+
+    def run():
+        with threads_set(recipe.threads):
+            for layer, x, _ in cases:
+                with autocast():
+                    out = layer(x)
+                out.backward(torch.ones_like(out))
+        return b
+
+    with FlopCounterMode(display=False) as counter:
+        run()
+    net.zero_grad(set_to_none=True)
+    return run, counter.get_total_flops()
+
+
 def matmul_rate(n: int = 1024, repeats: int = 3) -> float:
     """This machine's dense fp32 matrix-product rate now (FLOP/s): ``repeats`` products of two
     n x n matrices (2 n^3 operations each) with the run's threads, after one untimed product."""
@@ -425,11 +468,13 @@ def matmul_rate(n: int = 1024, repeats: int = 3) -> float:
     return 2 * n ** 3 * repeats / (time.perf_counter() - start)
 
 
-def accuracy_after(recipe, images, labels, test_loader, n_images):
-    """Test accuracy of a fresh Net (seed 0) after training on ``n_images`` images with
-    ``recipe`` (batches drawn from tensors; the tutorial's arithmetic for recipe 1)."""
-    net, model, step, images = build_cpu(recipe, images, labels)
-    loader = endless(TensorLoader(images, labels, batch_size=recipe.batch, shuffle=True))
+def accuracy_after(recipe, images, labels, test_loader, n_images, seed=0):
+    """Test accuracy of a fresh Net (weights and batch order from ``seed``) after training on
+    ``n_images`` images with ``recipe`` (batches drawn from tensors; the tutorial's arithmetic
+    for recipe 1)."""
+    net, model, step, images = build_cpu(recipe, images, labels, seed=seed)
+    loader = endless(TensorLoader(images, labels, batch_size=recipe.batch, shuffle=True,
+                                  seed=seed))
     seen = 0
     with threads_set(recipe.threads):
         model.train()
@@ -472,11 +517,11 @@ def race_trial(recipe, train_set, test_loader, args, workers, recipes):
             step = make_step(net, torch.optim.SGD(net.parameters(), lr=FULL.lr, momentum=0.9))
         else:
             spec = recipes[recipe]
-            if recipe == "fast":
+            if recipe == "fast_before":
+                images, labels = as_tensors_before(train_set)
+            else:
                 layout = torch.channels_last if spec.channels_last else torch.contiguous_format
                 images, labels = as_tensors(train_set, memory_format=layout)
-            else:
-                images, labels = as_tensors_before(train_set)
             net, model, step, images = build_cpu(spec, images, labels)
             batches = endless(TensorLoader(images, labels, batch_size=spec.batch, shuffle=True))
     try:
@@ -489,16 +534,21 @@ def race_trial(recipe, train_set, test_loader, args, workers, recipes):
             "preparation_s": prep.seconds}
 
 
-RACERS = ("tutorial", "fast", "fast_before")
+# The race's contestants and their rows; fast_bf16 only where row 2g is measured.
+RACERS = {"tutorial": "1", "fast": "2", "fast_before": "2a", "fast_bf16": "2g"}
+RACE_WHO = {"fast": "fast recipe", "fast_before": "recipe before",
+            "fast_bf16": "fast recipe with bf16 and channels_last"}
 
 
 def run_race(train_set, test_loader, args, recipes) -> dict:
-    racers = {"fast": recipes["2"], "fast_before": recipes["2a"]}
+    racers = {name: recipes[key] for name, key in RACERS.items()
+              if key in recipes and recipes[key].skipped is None}
+    names = ["tutorial", *racers]
     trials = take_turns({name: (lambda name=name: race_trial(name, train_set, test_loader, args,
                                                                args.workers, racers))
-                         for name in RACERS}, args.trials)
+                         for name in names}, args.trials)
     out = {"target": args.target, "trials": args.trials, "seed": 0,
-           "recipes": {"tutorial": "1", "fast": "2", "fast_before": "2a"}}
+           "recipes": {name: RACERS[name] for name in names}}
     for name, runs in trials.items():
         secs = spread(r["seconds"] for r in runs)
         total = spread(r["seconds"] + r["preparation_s"] if r["seconds"] is not None else None
@@ -519,7 +569,8 @@ def run_race(train_set, test_loader, args, recipes) -> dict:
             "images_seen": int(statistics.median(r["images_seen"] for r in runs)),
         }
     # Ratios to the tutorial, trial by trial (each trial of a round ran back to back).
-    for name, suffix in (("fast", ""), ("fast_before", "_before")):
+    for name in racers:
+        suffix = race_suffix(name)
         pairs = list(zip(trials["tutorial"], trials[name]))
         ratios = spread(t["seconds"] / f["seconds"] if t["seconds"] and f["seconds"] else None
                         for t, f in pairs)
@@ -533,6 +584,11 @@ def run_race(train_set, test_loader, args, recipes) -> dict:
             out["ratio_with_preparation" + suffix + "_min"] = round(with_prep["min"], 2)
             out["ratio_with_preparation" + suffix + "_max"] = round(with_prep["max"], 2)
     return out
+
+
+def race_suffix(name: str) -> str:
+    """The suffix of a contestant's ratio keys: ratio (fast), ratio_before, ratio_bf16."""
+    return "" if name == "fast" else name.removeprefix("fast")
 
 
 # --------------------------------------------------------------------------------------------
@@ -687,13 +743,16 @@ def parse_args(argv):
     parser.add_argument("--accuracy-images", type=int,
                         help="training images of the accuracy check of every CPU recipe "
                              f"(default {DEFAULTS['accuracy_images']})")
+    parser.add_argument("--accuracy-seeds", type=int,
+                        help="seeds (fresh starts) of that accuracy check, reported as a median "
+                             f"(default {DEFAULTS['accuracy_seeds']})")
     parser.add_argument("--workers", type=int, default=2,
                         help="DataLoader workers of the tutorial pipeline (the tutorial: 2)")
     parser.add_argument("--threads", type=int,
                         help="torch threads of the training process (default: PyTorch's choice); "
                              "1 helps on a small machine busy with other processes")
     parser.add_argument("--variants", choices=("auto", "on", "off"), default="auto",
-                        help="the CPU rows 2b-2f, one per feature tried (auto: on without a GPU; "
+                        help="the CPU rows 2b-2g, one per feature tried (auto: on without a GPU; "
                              "off with one, to keep `make gpu-check` within its budget)")
     parser.add_argument("--try-batch", type=int, default=None,
                         help="the batch size of row 2b, lr scaled from recipe 2's (default 256)")
@@ -834,26 +893,31 @@ def main(argv=None) -> dict:
 
     # 2. Accuracy after the same number of images, and time to accuracy, on the CPU.
     if "accuracy" in args.parts:
-        print(f"\n## Test accuracy after {args.accuracy_images:,} training images, from the same "
-              f"start (seed 0; {len(test_set):,} test images)")
+        seeds = list(range(args.accuracy_seeds))
+        print(f"\n## Test accuracy after {args.accuracy_images:,} training images, median over "
+              f"seeds {seeds} [range] (the same starts for every recipe; {len(test_set):,} test "
+              "images)")
         tutorial_spec = CpuRecipe("1", "the tutorial's arithmetic", batch=FULL.batch_size,
                                   lr=FULL.lr, channels_last=False)
-        acc = {}
+        acc, acc_all = {}, {}
         all_images, all_labels = as_tensors(profile_subset(train_set, args.race_images))
         for key, spec in {"1": tutorial_spec, **specs}.items():
             if spec.skipped is None and spec.threads is None:   # threads: the same arithmetic
-                acc[key] = accuracy_after(spec, all_images, all_labels, test_loader,
-                                          args.accuracy_images)
-                print(f"  {key:<3} {acc[key]:.1%}")
-        results["accuracy_after_images"] = {"images": args.accuracy_images, "accuracy": acc,
-                                            "note": "recipe 1's arithmetic (batch 4, lr 0.001) "
-                                                    "on tensors: the same updates as its DataLoader"}
+                acc_all[key] = [accuracy_after(spec, all_images, all_labels, test_loader,
+                                               args.accuracy_images, seed=seed) for seed in seeds]
+                acc[key] = round(statistics.median(acc_all[key]), 4)
+                print(f"  {key:<3} {acc[key]:.1%} [{min(acc_all[key]):.1%}-{max(acc_all[key]):.1%}]")
+        results["accuracy_after_images"] = {"images": args.accuracy_images, "seeds": seeds,
+                                            "accuracy": acc, "accuracy_all": acc_all,
+                                            "note": "median over the seeds; recipe 1's arithmetic "
+                                                    "(batch 4, lr 0.001) on tensors: the same "
+                                                    "updates as its DataLoader"}
     if "race" in args.parts:
         print(f"\n## Time to reach {args.target:.0%} test accuracy ({len(test_set):,} test images; "
               f"{args.trials} trials taking turns, median [range]; preparation timed apart)")
         race = run_race(profile_subset(train_set, args.race_images), test_loader, args, specs)
         results["time_to_accuracy"] = race
-        for name in RACERS:
+        for name in race["recipes"]:
             r = race[name]
             shown = (f"{r['seconds']:8.1f} s [{r['seconds_min']:.1f}-{r['seconds_max']:.1f}]"
                      if r["seconds"] is not None else f"not reached in {args.limit:.0f} s")
@@ -863,7 +927,8 @@ def main(argv=None) -> dict:
                   f"accuracy {r['accuracy']:.1%} after {r['images_seen']:,} images; preparation "
                   f"{r['preparation_s']:.2f} s [{r['preparation_s_min']:.2f}-"
                   f"{r['preparation_s_max']:.2f}], {with_prep}")
-        for suffix, who in (("", "fast recipe"), ("_before", "recipe before")):
+        for name, who in RACE_WHO.items():
+            suffix = race_suffix(name)
             if "ratio" + suffix in race:
                 print(f"  the {who} reached {args.target:.0%} {race['ratio' + suffix]:.1f}x sooner "
                       f"[{race['ratio' + suffix + '_min']:.1f}-{race['ratio' + suffix + '_max']:.1f}];"
@@ -908,7 +973,9 @@ def main(argv=None) -> dict:
 
 
 def measure_rates(recipes, specs, results, args):
-    """Images per second of every recipe, taking turns with the matrix-product rate."""
+    """Images per second of every recipe, taking turns with the matrix-product rate and with
+    each CPU row's ceiling (its convolutions and matrix products alone)."""
+    cpu_device = torch.device("cpu")
     warm_s = {}
     for key, (_, device, _, warm_up) in recipes.items():       # untimed (torch.compile compiles)
         with Timer(device) as t:
@@ -922,8 +989,18 @@ def measure_rates(recipes, specs, results, args):
           "(range in brackets), with this machine's fp32 matrix-product rate measured between")
     tasks = {"peak": matmul_rate}
     tasks.update({key: (lambda r=r: images_per_second(r[2], r[1])) for key, r in recipes.items()})
+    # The ceiling of each CPU row: its convolutions and matrix products alone (see layer_kernels),
+    # timed in the same rounds. torch.compile (2d) runs the same kernels as 2: no row of its own.
+    ceilings = {key: layer_kernels(spec) for key, spec in specs.items()
+                if key in recipes and not spec.compile}
+    for key, (run, _) in ceilings.items():
+        reps = max(1, args.images // specs[key].batch)
+        run()                                                       # untimed: first allocations
+        tasks["ceiling " + key] = (lambda run=run, reps=reps: images_per_second(
+            lambda: sum(run() for _ in range(reps)), cpu_device))
     rates = take_turns(tasks, args.repeats)
     peak = rates.pop("peak")
+    ceiling_rates = {key: rates.pop("ceiling " + key) for key in ceilings}
     p = spread(peak)
     results["matmul_fp32"] = {"flop_per_s": round(p["median"]), "flop_per_s_min": round(p["min"]),
                               "flop_per_s_max": round(p["max"]),
@@ -956,6 +1033,14 @@ def measure_rates(recipes, specs, results, args):
                        efficiency=round(eff["median"], 3), efficiency_min=round(eff["min"], 3),
                        efficiency_max=round(eff["max"], 3))
             extra += f"  {eff['median']:.2f} of matmul [{eff['min']:.2f}-{eff['max']:.2f}]"
+        if key in ceiling_rates:   # the same FLOPs per image, in the kernels alone
+            per_image = ceilings[key][1] / specs[key].batch      # counted in the kernels alone
+            ceil = spread(a * per_image / m for a, m in zip(ceiling_rates[key], peak))
+            row.update(ceiling_flop_per_s=round(statistics.median(ceiling_rates[key]) * per_image),
+                       ceiling_flops_per_image=round(per_image),
+                       ceiling=round(ceil["median"], 3), ceiling_min=round(ceil["min"], 3),
+                       ceiling_max=round(ceil["max"], 3))
+            extra += f", kernels alone {ceil['median']:.2f}"
         if key in specs:
             row["spec"] = asdict(specs[key])
         results["rows"].append(row)
@@ -1003,40 +1088,52 @@ def markdown(results) -> str:
                 f"{p['flop_per_s'] / 1e9:.1f} GFLOP/s [{p['flop_per_s_min'] / 1e9:.1f}-"
                 f"{p['flop_per_s_max'] / 1e9:.1f}] ({p['how']}).", "",
                 "| recipe | images/s, median [min-max] | ratio to 1 | training FLOP/s "
-                "| fraction of matmul rate | warm-up s |",
-                "| --- | ---: | ---: | ---: | ---: | ---: |"]
+                "| fraction of matmul rate | its kernels alone (ceiling) | warm-up s |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in results["rows"]:
             eff = (f"{r['efficiency']:.2f} [{r['efficiency_min']:.2f}-{r['efficiency_max']:.2f}]"
                    if "efficiency" in r else "-")
+            ceil = (f"{r['ceiling']:.2f} [{r['ceiling_min']:.2f}-{r['ceiling_max']:.2f}]"
+                    if "ceiling" in r else "-")
             gflops = (f"{r['training_flop_per_s'] / 1e9:.1f} G" if "training_flop_per_s" in r
                       else "-")
             out.append(f"| {r['recipe']} | {fmt(r['images_per_s'])} [{fmt(r['images_per_s_min'])}-"
                        f"{fmt(r['images_per_s_max'])}] | {r['ratio_to_tutorial_cpu']:.2f}x "
                        f"[{r['ratio_to_tutorial_cpu_min']:.2f}-{r['ratio_to_tutorial_cpu_max']:.2f}] "
-                       f"| {gflops} | {eff} | {r['warm_up_s']:.1f} |")
+                       f"| {gflops} | {eff} | {ceil} | {r['warm_up_s']:.1f} |")
         for s in results.get("skipped_rows", []):
-            out.append(f"| {s['recipe']} | not measured: {s['why']} | | | | |")
+            out.append(f"| {s['recipe']} | not measured: {s['why']} | | | | | |")
+        out += ["", "*Its kernels alone*: the row's convolutions and matrix products (conv1, conv2, "
+                "fc1-fc3, forward and backward, at its batch, layout and precision), timed alone in "
+                "the same rounds, as a fraction of the matmul rate: the same FLOPs without ReLU, "
+                "pooling, the loss, the optimizer or Python. No recipe of this network with these "
+                "kernels can exceed it."]
         out += ["", "FLOPs per trained image (forward + backward, `torch.utils.flop_counter`): "
                 + ", ".join(f"{k}: {v / 1e6:.2f} M" for k, v in results["flops_per_image"].items())
                 + ".", ""]
     if "accuracy_after_images" in results:
         a = results["accuracy_after_images"]
-        out += [f"Test accuracy after {a['images']:,} training images from the same start: "
-                + ", ".join(f"{k}: {v:.1%}" for k, v in a["accuracy"].items())
+        ranges = a.get("accuracy_all", {})
+        out += [f"Test accuracy after {a['images']:,} training images, median over seeds "
+                f"{a.get('seeds', [0])} [range], the same starts for every recipe: "
+                + ", ".join(f"{k}: {v:.1%}" + (f" [{min(ranges[k]):.1%}-{max(ranges[k]):.1%}]"
+                                               if k in ranges else "")
+                            for k, v in a["accuracy"].items())
                 + f" ({a['note']}).", ""]
     if "time_to_accuracy" in results:
         race = results["time_to_accuracy"]
         out += [f"| time to {race['target']:.0%} test accuracy, {race['trials']} trials | training s, "
                 "median [min-max] | preparation s, median [min-max] | training + preparation s "
                 "| images seen | accuracy then |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-        for name in RACERS:
+        for name in race["recipes"]:
             r = race[name]
             out.append(f"| {name} ({race['recipes'][name]}) | {fmt(r['seconds'], 1)} "
                        f"[{fmt(r['seconds_min'], 1)}-{fmt(r['seconds_max'], 1)}] | "
                        f"{r['preparation_s']:.2f} [{r['preparation_s_min']:.2f}-"
                        f"{r['preparation_s_max']:.2f}] | {fmt(r['seconds_with_preparation'], 1)} | "
                        f"{r['images_seen']:,} | {r['accuracy']:.1%} |")
-        for suffix, who in (("", "fast"), ("_before", "fast_before")):
+        for who in RACE_WHO:
+            suffix = race_suffix(who)
             if "ratio" + suffix in race:
                 out.append(f"| ratio tutorial / {who} | **{race['ratio' + suffix]:.1f}x** "
                            f"[{race['ratio' + suffix + '_min']:.1f}-{race['ratio' + suffix + '_max']:.1f}]"

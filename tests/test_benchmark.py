@@ -56,9 +56,9 @@ def test_train_speed_smoke_runs_and_writes_json(tmp_path, stand_in_root):
     assert [row["recipe"][:2] for row in result["rows"]][:2] == ["1.", "2."]
     # every feature tried has a row: measured, or skipped with the reason (a missing feature)
     skipped = {s["recipe"].split(".")[0]: s["why"] for s in result["skipped_rows"]}
-    assert set(rows) | set(skipped) >= {"1", "2", "2a", "2b", "2c", "2d", "2e", "2f"}
+    assert set(rows) | set(skipped) >= {"1", "2", "2a", "2b", "2c", "2d", "2e", "2f", "2g"}
     assert "2d" in skipped                                # no compiling in a smoke run
-    assert ("2e" in skipped) == (not result["machine"]["native_bf16"])
+    assert ("2e" in skipped) == ("2g" in skipped) == (not result["machine"]["native_bf16"])
     peak = result["matmul_fp32"]
     assert peak["flop_per_s_min"] <= peak["flop_per_s"] <= peak["flop_per_s_max"]
     assert len(peak["flop_per_s_all"]) == result["repeats"] and peak["flop_per_s"] > 0
@@ -71,13 +71,24 @@ def test_train_speed_smoke_runs_and_writes_json(tmp_path, stand_in_root):
         assert row["efficiency_min"] <= row["efficiency"] <= row["efficiency_max"]
         assert row["training_flop_per_s"] == pytest.approx(
             row["images_per_s"] * row["flops_per_image"], rel=0.01)
-    accuracy = result["accuracy_after_images"]["accuracy"]
-    assert set(accuracy) == set(rows) - {"2f"} and all(0 <= a <= 1 for a in accuracy.values())
+        if row["key"] != "1":   # the ceiling: the same FLOPs, in the conv and linear kernels alone
+            assert row["ceiling_flops_per_image"] == pytest.approx(row["flops_per_image"], rel=0.01)
+            assert row["ceiling_min"] <= row["ceiling"] <= row["ceiling_max"]
+    accuracy = result["accuracy_after_images"]
+    seeds = accuracy["seeds"]
+    assert len(seeds) == 2 and set(accuracy["accuracy"]) == set(rows) - {"2f"}
+    for key, median in accuracy["accuracy"].items():   # a median over the seeds, each a fresh start
+        assert len(accuracy["accuracy_all"][key]) == len(seeds)
+        assert min(accuracy["accuracy_all"][key]) <= median <= max(accuracy["accuracy_all"][key])
+        assert 0 <= median <= 1
     race = result["time_to_accuracy"]
     assert set(race) >= {"target", "tutorial", "fast", "fast_before", "ratio", "ratio_min",
                          "ratio_max", "ratio_with_preparation", "ratio_with_preparation_before"}
     assert race["trials"] >= 3
-    for name in ("tutorial", "fast", "fast_before"):
+    racers = {"tutorial", "fast", "fast_before"} | ({"fast_bf16"} if "2g" in rows else set())
+    assert set(race["recipes"]) == racers
+    assert ("ratio_bf16" in race) == ("2g" in rows)
+    for name in racers:
         r = race[name]
         assert len(r["seconds_all"]) == len(r["preparation_s_all"]) == race["trials"]
         assert r["seconds_min"] <= r["seconds"] <= r["seconds_max"]
@@ -121,6 +132,20 @@ def test_flops_per_image_and_matmul_rate():
     forward = 2 * (6 * 28 * 28 * 75 + 16 * 10 * 10 * 150 + 400 * 120 + 120 * 84 + 84 * 10)
     assert 2 * forward < per_image < 3 * forward       # backward: about twice the forward
     assert bench.matmul_rate(n=64, repeats=2) > 0
+
+
+@pytest.mark.parametrize("channels_last, bf16", [(False, False), (True, False), (True, True)])
+def test_the_ceiling_times_the_training_steps_flops_in_its_kernels_alone(channels_last, bf16):
+    """layer_kernels runs Net's conv and linear layers forward and backward on their real
+    shapes: the FLOPs it counts are those of a whole training step, and the layers get the
+    recipe's layout and precision."""
+    bench = load_benchmark()
+    recipe = bench.CpuRecipe("x", "x", batch=8, channels_last=channels_last, bf16=bf16)
+    run, flops = bench.layer_kernels(recipe)
+    assert flops == pytest.approx(8 * bench.flops_per_image(recipe), rel=1e-6)
+    assert run() == 8          # images per call, as images_per_second expects
+    if bf16:                   # the same FLOPs counted whatever the precision
+        assert flops == bench.layer_kernels(bench.CpuRecipe("y", "y", batch=8))[1]
 
 
 @pytest.mark.parametrize("capability, native, expected", [
