@@ -58,3 +58,24 @@ def test_unknown_profile_is_refused(tmp_path):
                         "--out", str(tmp_path / "t.md")], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "unknown profile fast" in r.stderr
     assert not (tmp_path / "t.md").exists()
+
+
+def test_the_readme_quotes_the_measured_run_times():
+    """README's "run time quick / full" column is copied from benchmarks/results/notebook-times.md
+    (written by `make timings`), with the machine and date of that table: a stale or hand-made
+    figure fails here."""
+    table = (ROOT / "benchmarks" / "results" / "notebook-times.md").read_text()
+    measured = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0].endswith(".ipynb"):
+            measured[cells[0].removesuffix(".ipynb")] = (cells[1], cells[3])
+    assert len(measured) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    readme = (ROOT / "README.md").read_text()
+    for name, (quick, full) in measured.items():
+        assert re.fullmatch(r"[0-9.]+", quick) and re.fullmatch(r"[0-9.]+", full), (
+            f"notebook-times.md: {name} has no time ({quick!r}, {full!r}): rerun `make timings`")
+        row = next(line for line in readme.splitlines() if line.startswith(f"| [{name}]("))
+        assert f"| {quick} s / {full} s |" in row, f"README.md: {name}'s run times differ from notebook-times.md"
+    date = re.search(r"on (\d{4}-\d{2}-\d{2}) ", table).group(1)
+    assert f"({date}, torch" in readme, "README.md: the run times' date differs from notebook-times.md"
